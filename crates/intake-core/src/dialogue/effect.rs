@@ -1,0 +1,115 @@
+//! What the adapter must do after a step.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::msg::Msg;
+use crate::urgency::Urgency;
+
+use super::state::Answer;
+
+/// A button: a label message and the data it sends back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    /// Label (fluent message).
+    pub label: Msg,
+    /// Callback data (at most 64 bytes).
+    pub data: String,
+}
+
+impl Button {
+    /// A button with a label message id and data.
+    pub fn new(label: Msg, data: impl Into<String>) -> Self {
+        Self {
+            label,
+            data: data.into(),
+        }
+    }
+}
+
+/// What a reply keyboard asks the messenger to share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplyRequest {
+    /// The user's own phone contact.
+    Contact,
+    /// The user's location.
+    Location,
+}
+
+/// The keyboard attached to a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Keyboard {
+    /// No keyboard.
+    None,
+    /// Inline buttons, in rows.
+    Inline(Vec<Vec<Button>>),
+    /// A reply keyboard: a share button, then plain buttons whose labels come back as text.
+    Reply {
+        /// The share button and its label.
+        request: (ReplyRequest, Msg),
+        /// Navigation buttons (labels are matched back to their data by the adapter).
+        buttons: Vec<Button>,
+    },
+    /// Remove a reply keyboard shown earlier.
+    RemoveReply,
+}
+
+/// One paragraph of a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Part {
+    /// A localized message.
+    Msg(Msg),
+    /// A field of a summary: label and the user's value (shown verbatim).
+    Field {
+        /// Field label.
+        label: Msg,
+        /// Value as text.
+        value: String,
+    },
+}
+
+/// A message to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// Paragraphs, joined with blank lines.
+    pub parts: Vec<Part>,
+    /// Keyboard.
+    pub keyboard: Keyboard,
+    /// Replace the message whose button was pressed instead of sending a new one.
+    pub edit_origin: bool,
+}
+
+/// A finished request, handed to delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Unique token of the request (also the draft id).
+    pub id: String,
+    /// Kind id.
+    pub kind: String,
+    /// Urgency level of the kind.
+    pub urgency: Urgency,
+    /// Answered fields in the order they were asked.
+    pub fields: Vec<(String, Answer)>,
+    /// When the user pressed Send.
+    pub submitted_at: DateTime<Utc>,
+}
+
+impl Request {
+    /// The answer for a field, if given.
+    pub fn answer(&self, field: &str) -> Option<&Answer> {
+        self.fields.iter().find(|(f, _)| f == field).map(|(_, a)| a)
+    }
+}
+
+/// One thing to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Send (or edit into place) a message.
+    Say(Reply),
+    /// Show a short notice on the pressed button (answerCallbackQuery text).
+    Toast(Msg),
+    /// Remove the inline keyboard of the message whose button was pressed.
+    ClearOriginKeyboard,
+    /// Hand the finished request over to delivery.
+    Submit(Box<Request>),
+}

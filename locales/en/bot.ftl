@@ -1,0 +1,115 @@
+# Interface of the bot (English).
+
+welcome = Hello! This is the WAVIoT technical support bot. Here you can file a support request: the bot asks what is needed, and once it is sent you get the request number.
+idle-hint = To file a request, choose its type below or press /new.
+menu-title = What do you need help with?
+menu-choose-kind = Choose the type of request:
+btn-menu-back = ⬅️ All types
+kind-chosen = Request type: { $kind }
+resume-offer = You have an unfinished request "{ $kind }". Continue it or start over?
+btn-resume-step = ▶️ Continue (step { $step } of { $total })
+btn-resume-review = ▶️ Continue (review and send)
+btn-restart = 🔄 Start over
+restarted = The unfinished request was deleted.
+cancelled = The request was cancelled. To start a new one, press /new.
+nothing-to-cancel = There is nothing to cancel. To file a request, press /new.
+cancel-confirm = Cancel the request? Everything entered will be deleted.
+btn-cancel-yes = Yes, cancel
+btn-cancel-no = No, continue
+draft-reset = The form of this request has changed and it cannot be continued. Sorry! Please start again: /new
+state-reset = Your unfinished request could not be restored. Sorry! Please start again: /new
+
+help =
+    This bot takes requests to WAVIoT technical support.
+    1. Press /new and choose the type of request.
+    2. Answer the questions (you can go back or skip optional ones).
+    3. Check the summary and press "Send": the bot tells you the request number.
+
+    Urgency levels and reaction times (working hours, Mon–Fri 9:00–18:00 Moscow time):
+    • Critical — within 3 working hours: WAVIoT services down, critical system error, granting access, help installing a base station on site, urgent consultation.
+    • High — within 5 working hours: device malfunctions, report exports, wrong readings, batch transfer and base-station setup on the client's server, pre-warranty check.
+    • Medium — within 15 working hours: non-standard access, problems with API links, help configuring modems.
+    • Low — agreed with the support specialist: custom firmware, custom report forms, interface changes.
+
+    Hotline: 8-800-550-51-89, e-mail: support@waviot.ru
+    Commands: /new — new request, /cancel — cancel, /language — language, /help — help.
+
+language-choose = Выберите язык / Choose your language:
+language-ru = Русский
+language-en = English
+language-set = Language: English.
+
+step-counter = Step { $step } of { $total }
+editing-field = Editing: { $field }
+example-line = Example: { $example }
+step-optional = This step is optional — you can skip it.
+current-value = Currently
+btn-back = ⬅️ Back
+btn-skip = ⏭ Skip
+btn-cancel = ✖️ Cancel
+btn-keep = ✅ Keep as is
+btn-share-contact = 📱 Share my number
+btn-share-location = 📍 Share location
+reply-keyboard-closed = OK.
+accepted = Accepted
+
+files-limits = Formats: JPG, PNG, GIF, BMP. Up to { $max_files } files, each up to { $max_mb } MB, { $total_mb } MB in total. Send them as an album or one by one, as photos or as files.
+files-so-far = Files attached so far: { $count }.
+file-received = File "{ $name }" received ({ $count } of { $max }). Send more or press "Done".
+file-duplicate = File "{ $name }" is already attached.
+files-cleared = The attached files were removed.
+btn-done-files = ✅ Done ({ $count ->
+        [one] { $count } file
+       *[other] { $count } files
+    })
+btn-clear-files = 🗑 Remove attached files
+btn-skip-files = ⏭ No files
+
+btn-host-yes = Yes, the link is right
+btn-host-no = No, I'll enter another
+
+review-title = Check the request before sending:
+review-kind = Type: { $kind }
+review-hint = All correct? Press "Send". To fix a field, press it.
+review-use-buttons = The request is ready to send. Use the buttons under the summary: "Send" or a field to fix.
+btn-send = 📨 Send
+btn-edit = ✏️ { $field }
+already-sent = This request has already been sent.
+btn-outdated = This button is no longer valid.
+
+urgency-critical = Urgency: critical (reaction within 3 working hours).
+urgency-high = Urgency: high (reaction within 5 working hours).
+urgency-medium = Urgency: medium (reaction within 15 working hours).
+urgency-low = Urgency: low (the time is agreed with the support specialist).
+notice-hotline = If it cannot wait, call the hotline: 8-800-550-51-89.
+
+err-contact-not-own = This is not your contact. Press "Share my number" or type the number.
+err-location = The coordinates could not be read. Share the location with the button below or describe the address in text.
+err-file-not-here-later = Text is needed here. Files and photos can be attached at a separate step.
+err-file-not-here = Text is needed here; this kind of request takes no files.
+err-sticker = Stickers don't fit here — please answer in text.
+err-voice = Voice and audio messages are not accepted — please type your answer.
+err-video = Videos are not accepted — please answer in text.
+err-contact-not-here = No contact is needed here — please answer in text.
+err-location-not-here = No location is needed here — please answer in text.
+err-unsupported = The bot does not understand this kind of message — please answer in text.
+err-files-expected = This step takes screenshots or photos (JPG, PNG, GIF, BMP). Send a file or press a button below.
+err-files-video = Videos are not accepted: attach screenshots or photos (JPG, PNG, GIF, BMP).
+err-files-count = At most { $max } files can be attached. Press "Done" to continue.
+err-file-too-big = File "{ $name }" is too big ({ $size_mb } MB): the bot can take files up to { $max_mb } MB. Make it smaller or take a screenshot of part of the screen.
+err-files-total = The files would exceed { $total_mb } MB in total. This file was not added; press "Done" or send a smaller file.
+err-file-format = File "{ $name }" is not accepted: only JPG, PNG, GIF and BMP images are. Take a screenshot and send it.
+
+sending = Sending the request…
+registered = ✅ The request is registered, number { $number }.
+registered-saved = The request is saved. Support is unavailable right now — the request number will be sent here as soon as it is registered.
+delivery-rejected = The request could not be registered automatically. It is saved, and a support specialist will contact you. Hotline: 8-800-550-51-89.
+group-only-private = Requests are taken in a private chat with the bot: { $link }
+temporarily-unavailable = The bot is temporarily unavailable. Please repeat in a minute.
+internal-error = Something went wrong. Please try again; what you entered is kept.
+
+cmd-start = Start
+cmd-new = New request
+cmd-cancel = Cancel the current request
+cmd-help = Help and urgency levels
+cmd-language = Change language

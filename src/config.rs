@@ -1,0 +1,322 @@
+//! Settings: environment variables for secrets and endpoints, an optional TOML file
+//! (`BOT_CONFIG`) for mappings and tuning. A missing or malformed setting stops the start
+//! with an error naming it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// A configuration problem, naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required environment variable is not set.
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    /// A variable is set but its value is unusable.
+    #[error("environment variable {name} is invalid: {problem}")]
+    Invalid {
+        /// Variable name.
+        name: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The `BOT_CONFIG` file could not be read or parsed.
+    #[error("{path}: {problem}")]
+    File {
+        /// File path.
+        path: String,
+        /// What is wrong (names the key).
+        problem: String,
+    },
+}
+
+/// Everything the bot needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Telegram Bot API access.
+    pub telegram: TelegramSettings,
+    /// Omnidesk access and mappings.
+    pub omnidesk: OmnideskSettings,
+    /// Redis connection and key layout.
+    pub redis: RedisSettings,
+    /// Behaviour and data locations.
+    pub bot: BotFile,
+}
+
+/// Telegram settings.
+#[derive(Debug, Clone)]
+pub struct TelegramSettings {
+    /// Bot token (`TELOXIDE_TOKEN`).
+    pub token: SecretString,
+    /// Bot API server (`TELEGRAM_API_URL`); `None` means Telegram's.
+    pub api_url: Option<reqwest::Url>,
+}
+
+/// Omnidesk settings.
+#[derive(Debug, Clone)]
+pub struct OmnideskSettings {
+    /// Account URL, e.g. `https://waviot.omnidesk.ru` (`OMNIDESK_URL`).
+    pub url: reqwest::Url,
+    /// Staff e-mail used for Basic auth (`OMNIDESK_EMAIL`).
+    pub email: String,
+    /// API key (`OMNIDESK_API_KEY`).
+    pub api_key: SecretString,
+}
+
+/// Redis settings.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// Connection URL (`REDIS_URL`); may hold a password, so kept secret.
+    pub url: SecretString,
+}
+
+/// The optional TOML file named by `BOT_CONFIG`; every key has a default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BotFile {
+    /// Prefix of every Redis key.
+    #[serde(default = "defaults::redis_prefix")]
+    pub redis_prefix: String,
+    /// Days an unfinished draft is kept.
+    #[serde(default = "defaults::draft_ttl_days")]
+    pub draft_ttl_days: u32,
+    /// Folder with the dialogue files.
+    #[serde(default = "defaults::dialogues_dir")]
+    pub dialogues_dir: PathBuf,
+    /// Folder with the locales (`<lang>/*.ftl`).
+    #[serde(default = "defaults::locales_dir")]
+    pub locales_dir: PathBuf,
+    /// Link hosts taken without asking (`*.domain` matches subdomains).
+    #[serde(default = "defaults::link_hosts")]
+    pub link_hosts: Vec<String>,
+    /// Long-polling timeout in seconds.
+    #[serde(default = "defaults::polling_timeout_secs")]
+    pub polling_timeout_secs: u32,
+    /// Seconds to wait for Omnidesk before telling the user the number will follow.
+    #[serde(default = "defaults::omnidesk_timeout_secs")]
+    pub omnidesk_timeout_secs: u32,
+    /// Omnidesk mappings.
+    #[serde(default)]
+    pub omnidesk: OmnideskMapping,
+}
+
+impl Default for BotFile {
+    fn default() -> Self {
+        toml::from_str("").expect("an empty BOT_CONFIG is valid")
+    }
+}
+
+/// Optional Omnidesk mappings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OmnideskMapping {
+    /// `language_id` of created cases.
+    pub language_id: Option<u64>,
+    /// `group_id` of created cases.
+    pub group_id: Option<u64>,
+    /// Field id → custom field (`cf_N`) that also receives its value.
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, String>,
+    /// Kind id → label ids.
+    #[serde(default)]
+    pub labels: BTreeMap<String, Vec<u64>>,
+    /// Custom field (`cf_N`) receiving the request token.
+    pub token_field: Option<String>,
+}
+
+mod defaults {
+    use std::path::PathBuf;
+
+    pub fn redis_prefix() -> String {
+        "waviot-bot:".to_owned()
+    }
+    pub fn draft_ttl_days() -> u32 {
+        7
+    }
+    pub fn dialogues_dir() -> PathBuf {
+        PathBuf::from("dialogues")
+    }
+    pub fn locales_dir() -> PathBuf {
+        PathBuf::from("locales")
+    }
+    pub fn link_hosts() -> Vec<String> {
+        ["lk.waviot.ru", "*.waviot.ru", "*.waviot.com", "lk.curog.ru"]
+            .map(str::to_owned)
+            .to_vec()
+    }
+    pub fn polling_timeout_secs() -> u32 {
+        10
+    }
+    pub fn omnidesk_timeout_secs() -> u32 {
+        20
+    }
+}
+
+impl BotFile {
+    /// Reads and strictly parses a config file.
+    ///
+    /// # Errors
+    ///
+    /// The file is unreadable, or a key is unknown or has a wrong type (named in the error).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file_err = |problem: String| ConfigError::File {
+            path: path.display().to_string(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+        let file: Self = toml::from_str(&text).map_err(|e| file_err(e.to_string()))?;
+        file.validate().map_err(file_err)?;
+        Ok(file)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.draft_ttl_days == 0 {
+            return Err("draft-ttl-days: must be at least 1".to_owned());
+        }
+        if !(1..=50).contains(&self.polling_timeout_secs) {
+            return Err("polling-timeout-secs: must be 1..=50".to_owned());
+        }
+        for (field, cf) in &self.omnidesk.custom_fields {
+            if !is_custom_field(cf) {
+                return Err(format!("omnidesk.custom-fields.{field}: `{cf}` is not of the form cf_N"));
+            }
+        }
+        if let Some(cf) = &self.omnidesk.token_field {
+            if !is_custom_field(cf) {
+                return Err(format!("omnidesk.token-field: `{cf}` is not of the form cf_N"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Draft expiry.
+    pub fn draft_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.draft_ttl_days) * 24 * 3600)
+    }
+}
+
+fn is_custom_field(s: &str) -> bool {
+    s.strip_prefix("cf_")
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        _ => Err(ConfigError::Missing(name)),
+    }
+}
+
+fn url(name: &'static str, value: &str) -> Result<reqwest::Url, ConfigError> {
+    let parsed = reqwest::Url::parse(value).map_err(|e| ConfigError::Invalid {
+        name,
+        problem: e.to_string(),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::Invalid {
+            name,
+            problem: "must be an http(s) URL".to_owned(),
+        });
+    }
+    Ok(parsed)
+}
+
+impl Settings {
+    /// Reads the settings from the environment (and `BOT_CONFIG`, when set).
+    ///
+    /// # Errors
+    ///
+    /// A required variable is missing or a value is malformed; the error names it.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let token = required("TELOXIDE_TOKEN")?;
+        if !token.contains(':') {
+            return Err(ConfigError::Invalid {
+                name: "TELOXIDE_TOKEN",
+                problem: "a bot token looks like 123456:ABC…".to_owned(),
+            });
+        }
+        let api_url = match std::env::var("TELEGRAM_API_URL") {
+            Ok(v) if !v.trim().is_empty() => Some(url("TELEGRAM_API_URL", v.trim())?),
+            _ => None,
+        };
+        let omnidesk_url = url("OMNIDESK_URL", &required("OMNIDESK_URL")?)?;
+        let email = required("OMNIDESK_EMAIL")?;
+        let api_key = required("OMNIDESK_API_KEY")?;
+        let redis_url = required("REDIS_URL")?;
+        if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
+            return Err(ConfigError::Invalid {
+                name: "REDIS_URL",
+                problem: "must start with redis:// or rediss://".to_owned(),
+            });
+        }
+        let bot = match std::env::var("BOT_CONFIG") {
+            Ok(p) if !p.trim().is_empty() => BotFile::load(Path::new(p.trim()))?,
+            _ => BotFile::default(),
+        };
+        Ok(Self {
+            telegram: TelegramSettings {
+                token: token.into(),
+                api_url,
+            },
+            omnidesk: OmnideskSettings {
+                url: omnidesk_url,
+                email,
+                api_key: api_key.into(),
+            },
+            redis: RedisSettings {
+                url: redis_url.into(),
+            },
+            bot,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_sample_config_parses() {
+        let sample = r#"
+redis-prefix = "prod:"
+draft-ttl-days = 3
+dialogues-dir = "/app/dialogues"
+locales-dir = "/app/locales"
+link-hosts = ["lk.waviot.ru", "*.example.org"]
+polling-timeout-secs = 20
+omnidesk-timeout-secs = 5
+
+[omnidesk]
+language-id = 1
+group-id = 44
+token-field = "cf_777"
+custom-fields = { modem-id = "cf_25", meter-serial = "cf_30" }
+labels = { device-malfunction = [101, 102] }
+"#;
+        let file: BotFile = toml::from_str(sample).expect("sample parses");
+        file.validate().expect("sample is valid");
+        assert_eq!(file.redis_prefix, "prod:");
+        assert_eq!(file.omnidesk.custom_fields["modem-id"], "cf_25");
+        assert_eq!(file.draft_ttl(), Duration::from_secs(3 * 86400));
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_with_its_name() {
+        let err = toml::from_str::<BotFile>("redis-prefx = \"x\"").expect_err("typo");
+        assert!(err.to_string().contains("redis-prefx"), "{err}");
+    }
+
+    #[test]
+    fn a_custom_field_must_look_like_cf_n() {
+        let file: BotFile = toml::from_str("[omnidesk]\ntoken-field = \"777\"").expect("parses");
+        assert!(file.validate().expect_err("invalid").contains("token-field"));
+    }
+
+    #[test]
+    fn defaults_keep_drafts_a_week() {
+        assert_eq!(BotFile::default().draft_ttl_days, 7);
+    }
+}

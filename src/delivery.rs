@@ -1,0 +1,244 @@
+//! Delivery of finished requests to Omnidesk: building the case (subject, body for a
+//! Russian-speaking agent, mappings) and streaming attachments from Telegram.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use intake_core::dialogue::{Answer, Request};
+use intake_core::msg::Msg;
+use serde::{Deserialize, Serialize};
+use teloxide::prelude::*;
+
+use crate::config::OmnideskMapping;
+use crate::i18n::Localizer;
+use crate::omnidesk::{Attachment, CreatedCase, NewCase, OmnideskClient, OmnideskError};
+
+/// Who sent a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    /// Telegram user id.
+    pub id: u64,
+    /// `@username`, when set.
+    pub username: Option<String>,
+    /// First and last name.
+    pub full_name: String,
+}
+
+/// A request waiting for delivery, with what is needed to answer its author.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// The request.
+    pub request: Request,
+    /// Chat to send the case number to.
+    pub chat_id: i64,
+    /// The author.
+    pub sender: Sender,
+    /// Language of the author's messages.
+    pub lang: String,
+}
+
+/// Why a delivery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// Omnidesk failed or refused.
+    #[error(transparent)]
+    Omnidesk(#[from] OmnideskError),
+    /// A file could not be fetched from Telegram.
+    #[error("fetching an attachment from Telegram: {0}")]
+    Telegram(String),
+}
+
+/// The language agents read cases in.
+const AGENT_LANG: &str = "ru";
+
+/// Short token identifying a request in its case subject, e.g. `TG-3F2A9C1B`.
+pub fn short_token(request_id: &str) -> String {
+    let head: String = request_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
+    format!("TG-{}", head.to_ascii_uppercase())
+}
+
+/// Builds the case (without attachments) an agent will read.
+pub fn build_case(out: &Outgoing, i18n: &Localizer, mapping: &OmnideskMapping) -> NewCase {
+    let req = &out.request;
+    let kind_label = i18n.text(AGENT_LANG, &format!("kind-{}", req.kind));
+    let token = short_token(&req.id);
+    let summary = req
+        .fields
+        .iter()
+        .find_map(|(_, a)| match a {
+            Answer::Text(t) => Some(t.to_string()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let first_line = summary.lines().next().unwrap_or("").trim().to_owned();
+    let suffix = format!(" [{token}]");
+    let mut subject = kind_label.clone();
+    if !first_line.is_empty() {
+        subject.push_str(": ");
+        subject.push_str(&first_line);
+    }
+    let room = 255 - suffix.chars().count();
+    if subject.chars().count() > room {
+        subject = subject.chars().take(room - 1).collect::<String>() + "…";
+    }
+    subject.push_str(&suffix);
+
+    let mut lines = vec![
+        format!("Тип обращения: {kind_label}"),
+        i18n.text(AGENT_LANG, &format!("urgency-{}", req.urgency.as_str())),
+        String::new(),
+    ];
+    for (field, answer) in &req.fields {
+        let label = i18n.text(AGENT_LANG, &format!("field-{field}"));
+        let value = match answer {
+            Answer::Files(files) => format!(
+                "{} ({})",
+                files.len(),
+                files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            other => other.display(),
+        };
+        if value.contains('\n') {
+            lines.push(format!("{label}:"));
+            lines.extend(value.lines().map(str::to_owned));
+        } else {
+            lines.push(format!("{label}: {value}"));
+        }
+    }
+    lines.push(String::new());
+    let username = out
+        .sender
+        .username
+        .as_ref()
+        .map(|u| format!(" @{u}"))
+        .unwrap_or_default();
+    lines.push(format!(
+        "Отправлено через Telegram-бота: {}{username} (Telegram id {}), язык пользователя: {}",
+        out.sender.full_name, out.sender.id, out.lang
+    ));
+    lines.push(format!(
+        "Отправлено: {} UTC. Идентификатор обращения: {token} ({})",
+        req.submitted_at.format("%d.%m.%Y %H:%M"),
+        req.id
+    ));
+    let content = lines.join("\n");
+    let content_html = lines
+        .iter()
+        .map(|l| html_escape::encode_text(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("<br>\n");
+
+    let text_of = |field: &str| req.answer(field).map(Answer::display);
+    let mut custom_fields = std::collections::BTreeMap::new();
+    for (field, cf) in &mapping.custom_fields {
+        if let Some(v) = text_of(field) {
+            custom_fields.insert(cf.clone(), v);
+        }
+    }
+    if let Some(cf) = &mapping.token_field {
+        custom_fields.insert(cf.clone(), token.clone());
+    }
+    let full_name = if out.sender.full_name.trim().is_empty() {
+        text_of("organization")
+    } else {
+        Some(out.sender.full_name.clone())
+    };
+    NewCase {
+        subject,
+        content,
+        content_html,
+        user_email: text_of("email"),
+        user_full_name: full_name,
+        user_phone: text_of("phone"),
+        priority: req.urgency.omnidesk_priority().to_owned(),
+        language_id: mapping.language_id,
+        group_id: mapping.group_id,
+        custom_fields,
+        labels: mapping.labels.get(&req.kind).cloned().unwrap_or_default(),
+        attachments: Vec::new(),
+    }
+}
+
+/// Creates cases, fetching attachments from Telegram as streams.
+#[derive(Clone)]
+pub struct Deliverer {
+    omnidesk: OmnideskClient,
+    bot: Bot,
+    transfer: reqwest::Client,
+    i18n: Arc<Localizer>,
+    mapping: OmnideskMapping,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer").finish_non_exhaustive()
+    }
+}
+
+impl Deliverer {
+    /// A deliverer; `transfer` downloads files (it should have no total timeout).
+    pub fn new(
+        omnidesk: OmnideskClient,
+        bot: Bot,
+        transfer: reqwest::Client,
+        i18n: Arc<Localizer>,
+        mapping: OmnideskMapping,
+    ) -> Self {
+        Self {
+            omnidesk,
+            bot,
+            transfer,
+            i18n,
+            mapping,
+        }
+    }
+
+    /// Creates the case for `out`, streaming its files from Telegram to Omnidesk.
+    ///
+    /// # Errors
+    ///
+    /// Omnidesk failed (classified by [`OmnideskError`]) or a file could not be fetched.
+    #[tracing::instrument(skip_all, fields(request.id = %out.request.id, request.kind = %out.request.kind), err(Display))]
+    pub async fn deliver(&self, out: &Outgoing) -> Result<CreatedCase, DeliveryError> {
+        let mut case = build_case(out, &self.i18n, &self.mapping);
+        for (_, answer) in &out.request.fields {
+            for file in answer.files() {
+                let tg_file = self
+                    .bot
+                    .get_file(teloxide::types::FileId(file.file_id.clone()))
+                    .await
+                    .map_err(|e| DeliveryError::Telegram(e.to_string()))?;
+                let stream = teloxide::net::download_file_stream(
+                    &self.transfer,
+                    self.bot.api_url(),
+                    self.bot.token(),
+                    &tg_file.path,
+                )
+                .map_err(std::io::Error::other);
+                case.attachments.push(Attachment {
+                    name: file.name.clone(),
+                    mime: file.mime.clone(),
+                    size: u64::from(tg_file.meta.size),
+                    body: reqwest::Body::wrap_stream(stream),
+                });
+            }
+        }
+        Ok(self.omnidesk.create_case(case).await?)
+    }
+}
+
+/// The confirmation a user gets once the case exists.
+pub fn registered_messages(out: &Outgoing, case_number: &str) -> Vec<Msg> {
+    let mut msgs = vec![
+        Msg::new("registered").arg("number", case_number.to_owned()),
+        Msg::new(format!("urgency-{}", out.request.urgency.as_str())),
+    ];
+    if out.request.urgency == intake_core::urgency::Urgency::Critical {
+        msgs.push(Msg::new("notice-hotline"));
+    }
+    msgs
+}

@@ -1,0 +1,19 @@
+//! WAVIoT support-intake bot: a Telegram conversation that ends in an Omnidesk case.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings from the environment and `BOT_CONFIG`.
+//! - [`startup`]: [`startup::Application`], built the same way by `main` and the tests.
+//! - [`telegram`]: the Telegram adapter around the pure dialogue of `intake_core`.
+//! - [`storage`]: sessions, profiles and the outbox in Redis.
+//! - [`delivery`] and [`omnidesk`]: turning a finished request into an Omnidesk case.
+//! - [`i18n`]: fluent texts; [`telemetry`]: logging.
+
+pub mod config;
+pub mod delivery;
+pub mod i18n;
+pub mod omnidesk;
+pub mod startup;
+pub mod storage;
+pub mod telegram;
+pub mod telemetry;

@@ -1,0 +1,263 @@
+//! Omnidesk API client: creates a case, with attachments streamed as multipart parts.
+
+mod wire;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A file to attach, streamed from its source.
+pub struct Attachment {
+    /// File name shown to agents.
+    pub name: String,
+    /// MIME type.
+    pub mime: String,
+    /// Exact length in bytes (sent as the part's length, so the request has a Content-Length).
+    pub size: u64,
+    /// The bytes.
+    pub body: reqwest::Body,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("name", &self.name)
+            .field("mime", &self.mime)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A case to create.
+#[derive(Debug, Default)]
+pub struct NewCase {
+    /// Subject (at most 255 characters).
+    pub subject: String,
+    /// Plain-text body.
+    pub content: String,
+    /// HTML body (escaped).
+    pub content_html: String,
+    /// Customer e-mail.
+    pub user_email: Option<String>,
+    /// Customer name.
+    pub user_full_name: Option<String>,
+    /// Customer phone.
+    pub user_phone: Option<String>,
+    /// `low`, `normal`, `high` or `critical`.
+    pub priority: String,
+    /// Language id.
+    pub language_id: Option<u64>,
+    /// Group id.
+    pub group_id: Option<u64>,
+    /// `cf_N` → value.
+    pub custom_fields: BTreeMap<String, String>,
+    /// Label ids.
+    pub labels: Vec<u64>,
+    /// Files.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A created case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedCase {
+    /// Internal id, used in URLs.
+    pub case_id: i64,
+    /// Number shown to people, e.g. `664-245651`.
+    pub case_number: String,
+}
+
+/// Why a create failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OmnideskError {
+    /// Nothing was created; trying again may succeed (connect error, 5xx).
+    #[error("Omnidesk is unavailable: {0}")]
+    Unavailable(String),
+    /// The request may or may not have created a case (timeout, connection lost mid-answer).
+    #[error("Omnidesk's answer was lost: {0}")]
+    Unknown(String),
+    /// Rate limited; wait before the next call.
+    #[error("Omnidesk rate limit, retry after {retry_after:?}")]
+    RateLimited {
+        /// How long Omnidesk asked to wait, when it said.
+        retry_after: Option<Duration>,
+    },
+    /// The request was refused and will be refused again (4xx).
+    #[error("Omnidesk refused the case ({status}): {body}")]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// Response body (truncated).
+        body: String,
+    },
+}
+
+/// Client for one Omnidesk account.
+#[derive(Clone)]
+pub struct OmnideskClient {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    email: String,
+    api_key: SecretString,
+}
+
+impl std::fmt::Debug for OmnideskClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OmnideskClient")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OmnideskClient {
+    /// A client for `base` (e.g. `https://waviot.omnidesk.ru`) with Basic auth.
+    ///
+    /// # Errors
+    ///
+    /// The HTTP client cannot be built.
+    pub fn new(base: reqwest::Url, email: String, api_key: SecretString, timeout: Duration) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(timeout)
+            .user_agent(concat!("waviot-support-bot/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            base,
+            email,
+            api_key,
+        })
+    }
+
+    fn url(&self, path: &str) -> reqwest::Url {
+        let mut url = self.base.clone();
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base_path}{path}"));
+        url
+    }
+
+    /// Creates a case: JSON without attachments, multipart with them.
+    ///
+    /// # Errors
+    ///
+    /// See [`OmnideskError`] for how failures are classified.
+    #[tracing::instrument(skip_all, fields(attachments = case.attachments.len()), err(Display))]
+    pub async fn create_case(&self, case: NewCase) -> Result<CreatedCase, OmnideskError> {
+        let request = self
+            .http
+            .post(self.url("/api/cases.json"))
+            .basic_auth(&self.email, Some(self.api_key.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/json");
+        let request = if case.attachments.is_empty() {
+            request.json(&serde_json::json!({ "case": case_json(&case) }))
+        } else {
+            request.multipart(case_form(case).map_err(|problem| OmnideskError::Rejected {
+                status: 0,
+                body: problem,
+            })?)
+        };
+        let response = request.send().await.map_err(classify_send_error)?;
+        let status = response.status();
+        if status.as_u16() == 429 {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err(OmnideskError::RateLimited { retry_after });
+        }
+        let body = response
+            .text()
+            .await
+            .map_err(|e| OmnideskError::Unknown(format!("reading the answer: {e}")))?;
+        if status.is_server_error() {
+            return Err(OmnideskError::Unavailable(format!("HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(OmnideskError::Rejected {
+                status: status.as_u16(),
+                body: body.chars().take(500).collect(),
+            });
+        }
+        let envelope: wire::CaseEnvelope = serde_json::from_str(&body)
+            .map_err(|e| OmnideskError::Unknown(format!("unexpected answer: {e}")))?;
+        Ok(CreatedCase {
+            case_id: envelope.case.case_id,
+            case_number: envelope
+                .case
+                .case_number
+                .unwrap_or_else(|| envelope.case.case_id.to_string()),
+        })
+    }
+}
+
+fn classify_send_error(e: reqwest::Error) -> OmnideskError {
+    if e.is_connect() {
+        OmnideskError::Unavailable(format!("connect: {e}"))
+    } else {
+        // Timeout or a connection lost after the request left: a case may exist.
+        OmnideskError::Unknown(e.without_url().to_string())
+    }
+}
+
+fn case_json(case: &NewCase) -> serde_json::Value {
+    let mut obj = serde_json::Map::new();
+    obj.insert("subject".into(), case.subject.clone().into());
+    obj.insert("content".into(), case.content.clone().into());
+    obj.insert("content_html".into(), case.content_html.clone().into());
+    obj.insert("priority".into(), case.priority.clone().into());
+    for (k, v) in [
+        ("user_email", &case.user_email),
+        ("user_full_name", &case.user_full_name),
+        ("user_phone", &case.user_phone),
+    ] {
+        if let Some(v) = v {
+            obj.insert(k.into(), v.clone().into());
+        }
+    }
+    if let Some(id) = case.language_id {
+        obj.insert("language_id".into(), id.into());
+    }
+    if let Some(id) = case.group_id {
+        obj.insert("group_id".into(), id.into());
+    }
+    if !case.custom_fields.is_empty() {
+        obj.insert("custom_fields".into(), serde_json::json!(case.custom_fields));
+    }
+    if !case.labels.is_empty() {
+        obj.insert("labels".into(), serde_json::json!(case.labels));
+    }
+    serde_json::Value::Object(obj)
+}
+
+fn case_form(case: NewCase) -> Result<reqwest::multipart::Form, String> {
+    let mut form = reqwest::multipart::Form::new();
+    if let serde_json::Value::Object(obj) = case_json(&case) {
+        for (k, v) in obj {
+            match v {
+                serde_json::Value::Object(fields) => {
+                    for (cf, value) in fields {
+                        let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+                        form = form.text(format!("case[{k}][{cf}]"), text);
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for item in items {
+                        form = form.text(format!("case[{k}][]"), item.to_string());
+                    }
+                }
+                serde_json::Value::String(s) => form = form.text(format!("case[{k}]"), s),
+                other => form = form.text(format!("case[{k}]"), other.to_string()),
+            }
+        }
+    }
+    for (i, a) in case.attachments.into_iter().enumerate() {
+        let part = reqwest::multipart::Part::stream_with_length(a.body, a.size)
+            .file_name(a.name)
+            .mime_str(&a.mime)
+            .map_err(|e| format!("attachment {i} has an invalid MIME type: {e}"))?;
+        form = form.part(format!("case[attachments][{i}]"), part);
+    }
+    Ok(form)
+}

@@ -1,0 +1,71 @@
+//! Omnidesk's JSON shapes, kept private; deserialized leniently (unknown fields ignored,
+//! numbers or strings accepted where the API is inconsistent).
+
+use serde::{Deserialize, Deserializer};
+
+/// `{"case": {...}}`.
+#[derive(Debug, Deserialize)]
+pub(super) struct CaseEnvelope {
+    pub case: CaseBody,
+}
+
+/// The fields of a case this client reads.
+#[derive(Debug, Deserialize)]
+pub(super) struct CaseBody {
+    #[serde(deserialize_with = "int_or_string")]
+    pub case_id: i64,
+    #[serde(default, deserialize_with = "opt_string_or_int")]
+    pub case_number: Option<String>,
+}
+
+fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        I(i64),
+        S(String),
+    }
+    match V::deserialize(d)? {
+        V::I(i) => Ok(i),
+        V::S(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    }
+}
+
+fn opt_string_or_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        I(i64),
+        S(String),
+        N(()),
+    }
+    Ok(match Option::<V>::deserialize(d)? {
+        Some(V::I(i)) => Some(i.to_string()),
+        Some(V::S(s)) if !s.trim().is_empty() => Some(s),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_official_example_response_parses() {
+        let body = r#"{"case":{"case_id":2000,"case_number":"664-245651","subject":"I need help",
+            "user_id":123,"staff_id":22,"group_id":44,"status":"waiting","priority":"normal",
+            "channel":"web","deleted":false,"spam":false,"created_at":"Mon, 05 May 2014 00:15:17 +0300",
+            "custom_fields":{"cf_25":"some text","cf_23":true},"labels":[101,102],"closed_at":"-"}}"#;
+        let env: CaseEnvelope = serde_json::from_str(body).expect("parses");
+        assert_eq!(env.case.case_id, 2000);
+        assert_eq!(env.case.case_number.as_deref(), Some("664-245651"));
+    }
+
+    #[test]
+    fn ids_given_as_strings_are_accepted() {
+        let env: CaseEnvelope =
+            serde_json::from_str(r#"{"case":{"case_id":"2001","case_number":null}}"#).expect("parses");
+        assert_eq!(env.case.case_id, 2001);
+        assert_eq!(env.case.case_number, None);
+    }
+}

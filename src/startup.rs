@@ -1,0 +1,177 @@
+//! Builds the application from [`Settings`] (the same function serves `main` and the
+//! tests) and runs it until shutdown.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use intake_core::domain::HostPolicy;
+use intake_core::form::Catalog;
+use secrecy::ExposeSecret;
+use teloxide::dispatching::ShutdownToken;
+use teloxide::prelude::*;
+use teloxide::types::AllowedUpdate;
+use teloxide::update_listeners::Polling;
+
+use crate::config::Settings;
+use crate::delivery::Deliverer;
+use crate::i18n::{LANGUAGES, Localizer};
+use crate::omnidesk::OmnideskClient;
+use crate::storage::Store;
+use crate::telegram::{self, AppState};
+
+/// Reads every `*.toml` in `dir` and builds the catalog.
+///
+/// # Errors
+///
+/// The folder is unreadable, or the files have problems (each listed as `file: key: problem`).
+pub fn load_catalog(dir: &Path) -> anyhow::Result<Catalog> {
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("Failed to read the dialogues folder {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
+            files.push((name, text));
+        }
+    }
+    files.sort();
+    Catalog::parse(&files).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("dialogues are invalid:\n{}", lines.join("\n"))
+    })
+}
+
+/// Checks that every message the catalog and the code use exists in every language.
+///
+/// # Errors
+///
+/// Lists each missing `lang: id`.
+pub fn check_locales(catalog: &Catalog, i18n: &Localizer) -> anyhow::Result<()> {
+    let mut needed = catalog.message_ids();
+    needed.extend(intake_core::domain::MESSAGE_IDS.iter().map(|s| (*s).to_owned()));
+    let mut missing = Vec::new();
+    for lang in LANGUAGES {
+        let Some(ids) = i18n.ids(lang) else {
+            missing.push(format!("{lang}: the whole locale"));
+            continue;
+        };
+        for id in &needed {
+            if !ids.contains(id) {
+                missing.push(format!("locales/{lang}: {id}: not defined"));
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        bail!("missing messages:\n{}", missing.join("\n"))
+    }
+}
+
+/// The running bot: dispatcher plus its shutdown handle.
+pub struct Application {
+    bot: Bot,
+    state: Arc<AppState>,
+    polling_timeout: Duration,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects storage, loads dialogues and locales, prepares the clients.
+    ///
+    /// # Errors
+    ///
+    /// Redis is unreachable, or the dialogue or locale files are invalid.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let bot_cfg = &settings.bot;
+        let store = Store::connect(
+            settings.redis.url.expose_secret(),
+            &bot_cfg.redis_prefix,
+            bot_cfg.draft_ttl(),
+        )
+        .await?;
+        let catalog = load_catalog(&bot_cfg.dialogues_dir)?;
+        let i18n = Arc::new(Localizer::load(&bot_cfg.locales_dir)?);
+        check_locales(&catalog, &i18n)?;
+
+        let mut bot = Bot::new(settings.telegram.token.expose_secret());
+        if let Some(url) = &settings.telegram.api_url {
+            bot = bot.set_api_url(url.clone());
+        }
+        let omnidesk = OmnideskClient::new(
+            settings.omnidesk.url.clone(),
+            settings.omnidesk.email.clone(),
+            settings.omnidesk.api_key.clone(),
+            Duration::from_secs(60),
+        )?;
+        let transfer = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()?;
+        let deliverer = Deliverer::new(omnidesk, bot.clone(), transfer, i18n.clone(), bot_cfg.omnidesk.clone());
+        let hosts = HostPolicy::new(bot_cfg.link_hosts.clone());
+        let state = Arc::new(AppState::new(
+            store,
+            catalog,
+            i18n,
+            hosts,
+            deliverer,
+            Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
+        ));
+        Ok(Self {
+            bot,
+            state,
+            polling_timeout: Duration::from_secs(u64::from(bot_cfg.polling_timeout_secs)),
+        })
+    }
+
+    /// Serves Telegram by long polling until `shutdown` resolves.
+    ///
+    /// # Errors
+    ///
+    /// Telegram could not be reached at start (`getMe`).
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        if let Err(e) = telegram::publish_commands(&self.bot, &self.state.i18n).await {
+            tracing::warn!(error.message = %e, "setMyCommands failed");
+        }
+        let listener = Polling::builder(self.bot.clone())
+            .timeout(self.polling_timeout)
+            .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+            .build();
+        let mut dispatcher = Dispatcher::builder(self.bot.clone(), telegram::schema())
+            .dependencies(dptree::deps![self.state.clone()])
+            .default_handler(|_| async {})
+            .build();
+        let token: ShutdownToken = dispatcher.shutdown_token();
+        tokio::spawn(async move {
+            shutdown.await;
+            // Retry until the dispatcher has started, then wait for it to drain.
+            loop {
+                match token.shutdown() {
+                    Ok(done) => {
+                        done.await;
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        });
+        dispatcher
+            .try_dispatch_with_listener(
+                listener,
+                LoggingErrorHandler::with_custom_text("An error from the update listener"),
+            )
+            .await
+            .context("Failed to start serving Telegram")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,386 @@
+//! Telegram adapter: turns updates into core inputs, persists the outcome, then performs
+//! the effects (messages, keyboards, delivery).
+//!
+//! One handler serves every update. Per chat, teloxide runs updates one at a time, so a
+//! chat's session is read, stepped and written without races. The session records the
+//! id of the last update applied, so an update handed out twice (after a crash) is
+//! applied once.
+
+mod extract;
+mod render;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::FutureExt;
+use intake_core::dialogue::{self, Effect, Input, Keyboard, Profile, Session, StoredSession};
+use intake_core::domain::HostPolicy;
+use intake_core::form::Catalog;
+use intake_core::msg::Msg;
+use teloxide::dispatching::UpdateHandler;
+use teloxide::prelude::*;
+use teloxide::types::{BotCommand, ChatId, MessageId, Me, UpdateKind};
+
+use crate::delivery::{self, Deliverer, Outgoing, Sender};
+use crate::i18n::Localizer;
+use crate::omnidesk::OmnideskError;
+use crate::storage::{LoadedSession, Store};
+
+pub use extract::command;
+
+/// Everything the handler needs, shared by all updates.
+pub struct AppState {
+    /// Storage.
+    pub store: Store,
+    /// Request kinds.
+    pub catalog: Catalog,
+    /// Texts.
+    pub i18n: Arc<Localizer>,
+    /// Familiar link hosts.
+    pub hosts: HostPolicy,
+    /// Case creation.
+    pub deliverer: Deliverer,
+    /// How long the user waits for the case number before being told it will follow.
+    pub answer_wait: Duration,
+    reply_labels: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Bundles the parts.
+    pub fn new(
+        store: Store,
+        catalog: Catalog,
+        i18n: Arc<Localizer>,
+        hosts: HostPolicy,
+        deliverer: Deliverer,
+        answer_wait: Duration,
+    ) -> Self {
+        let reply_labels = render::reply_labels(&i18n);
+        Self {
+            store,
+            catalog,
+            i18n,
+            hosts,
+            deliverer,
+            answer_wait,
+            reply_labels,
+        }
+    }
+}
+
+/// The dispatcher's handler tree: every update goes to [`handle_update`].
+pub fn schema() -> UpdateHandler<anyhow::Error> {
+    dptree::entry().endpoint(handle_update)
+}
+
+/// Publishes the command menu in Russian (also the default) and English.
+///
+/// # Errors
+///
+/// Telegram refused the call.
+pub async fn publish_commands(bot: &Bot, i18n: &Localizer) -> anyhow::Result<()> {
+    for (lang, code) in [("ru", None), ("ru", Some("ru")), ("en", Some("en"))] {
+        let commands: Vec<BotCommand> = ["start", "new", "cancel", "help", "language"]
+            .into_iter()
+            .map(|c| BotCommand::new(c, i18n.text(lang, &format!("cmd-{c}"))))
+            .collect();
+        let mut request = bot.set_my_commands(commands);
+        if let Some(code) = code {
+            request = request.language_code(code);
+        }
+        request.await?;
+    }
+    Ok(())
+}
+
+/// Handles one update; a panic inside is caught and logged so the dispatcher survives.
+async fn handle_update(bot: Bot, update: Update, state: Arc<AppState>, me: Me) -> anyhow::Result<()> {
+    let span = tracing::info_span!("update", update.id = update.id.0, chat.id = tracing::field::Empty);
+    let result = AssertUnwindSafe(process(&bot, &update, &state, &me))
+        .catch_unwind()
+        .await;
+    let _enter = span.enter();
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error.message = %e, error.cause_chain = ?e, "update failed"),
+        Err(_) => tracing::error!("update handler panicked"),
+    }
+    Ok(())
+}
+
+/// Where an update came from and what it says.
+struct Incoming<'u> {
+    chat: ChatId,
+    user: &'u teloxide::types::User,
+    input: Input,
+    origin: Option<MessageId>,
+    callback: Option<teloxide::types::CallbackQueryId>,
+}
+
+async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyhow::Result<()> {
+    let incoming = match &update.kind {
+        UpdateKind::Message(msg) => {
+            let Some(user) = msg.from.as_ref() else {
+                return Ok(());
+            };
+            if !msg.chat.is_private() {
+                if msg.text().and_then(command).is_some() {
+                    let lang = Localizer::pick(user.language_code.as_deref());
+                    let link = format!("https://t.me/{}", me.username());
+                    let text = state
+                        .i18n
+                        .render(lang, &Msg::new("group-only-private").arg("link", link));
+                    bot.send_message(msg.chat.id, text).await?;
+                }
+                return Ok(());
+            }
+            Incoming {
+                chat: msg.chat.id,
+                user,
+                input: extract::input(msg, Some(user)),
+                origin: None,
+                callback: None,
+            }
+        }
+        UpdateKind::CallbackQuery(q) => {
+            let Some(message) = q.message.as_ref() else {
+                bot.answer_callback_query(q.id.clone()).await?;
+                return Ok(());
+            };
+            if !message.chat().is_private() {
+                bot.answer_callback_query(q.id.clone()).await?;
+                return Ok(());
+            }
+            Incoming {
+                chat: message.chat().id,
+                user: &q.from,
+                input: Input::Button(q.data.clone().unwrap_or_default()),
+                origin: Some(message.id()),
+                callback: Some(q.id.clone()),
+            }
+        }
+        _ => return Ok(()),
+    };
+    tracing::Span::current().record("chat.id", incoming.chat.0);
+    let toast = step_chat(bot, update, state, &incoming).await;
+    if let Some(id) = incoming.callback.clone() {
+        let mut answer = bot.answer_callback_query(id);
+        if let Some(text) = toast {
+            answer = answer.text(render::clip(&text).chars().take(190).collect::<String>());
+        }
+        if let Err(e) = answer.await {
+            tracing::warn!(error.message = %e, "answerCallbackQuery failed");
+        }
+    }
+    Ok(())
+}
+
+/// Loads, steps, stores and performs; returns the toast for a pressed button.
+async fn step_chat(bot: &Bot, update: &Update, state: &AppState, inc: &Incoming<'_>) -> Option<String> {
+    let chat = inc.chat;
+    let user_id = inc.user.id.0;
+    let tg_lang = Localizer::pick(inc.user.language_code.as_deref());
+    let loaded = state.store.load_session(chat.0).await;
+    let profile = state.store.load_profile(user_id).await;
+    let (loaded, profile) = match (loaded, profile) {
+        (Ok(l), Ok(p)) => (l, p),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error.message = %e, "storage unavailable");
+            let text = state.i18n.text(tg_lang, "temporarily-unavailable");
+            if inc.callback.is_some() {
+                return Some(text);
+            }
+            let _ = bot.send_message(chat, text).await;
+            return None;
+        }
+    };
+    let lang_of = |p: &Profile| -> String {
+        p.lang.clone().unwrap_or_else(|| tg_lang.to_owned())
+    };
+    let mut notices = Vec::new();
+    let session = match loaded {
+        LoadedSession::None => Session::Idle,
+        LoadedSession::Found(stored) => {
+            let recent = stored
+                .updated_at
+                .is_some_and(|t| Utc::now() - t < chrono::Duration::days(6));
+            if recent && stored.last_update_id.is_some_and(|last| i64::from(update.id.0) <= last) {
+                tracing::info!("update already applied; skipped");
+                return None;
+            }
+            stored.session
+        }
+        LoadedSession::Undecodable => {
+            notices.push("state-reset");
+            Session::Idle
+        }
+    };
+    let mut input = inc.input.clone();
+    if let Input::Text(t) = &input {
+        if let Some((_, data)) = state.reply_labels.iter().find(|(label, _)| label == t.trim()) {
+            input = Input::Button(data.clone());
+        }
+    }
+    let new_id = uuid::Uuid::new_v4().simple().to_string();
+    let ctx = dialogue::Ctx {
+        catalog: &state.catalog,
+        hosts: &state.hosts,
+        limits: dialogue::FileLimits::default(),
+        now: Utc::now(),
+        new_id: &new_id,
+    };
+    let t = dialogue::step(&ctx, session, profile, input);
+    let lang = lang_of(&t.profile);
+    let outgoing = t.effects.iter().find_map(|e| match e {
+        Effect::Submit(req) => Some(Outgoing {
+            request: (**req).clone(),
+            chat_id: chat.0,
+            sender: Sender {
+                id: user_id,
+                username: inc.user.username.clone(),
+                full_name: inc.user.full_name(),
+            },
+            lang: lang.clone(),
+        }),
+        _ => None,
+    });
+    let stored = StoredSession {
+        v: StoredSession::VERSION,
+        session: t.session,
+        last_update_id: Some(i64::from(update.id.0)),
+        updated_at: Some(Utc::now()),
+    };
+    let profile = t.profile_changed.then_some((user_id, &t.profile));
+    if let Err(e) = state.store.commit(chat.0, &stored, profile, outgoing.as_ref()).await {
+        tracing::warn!(error.message = %e, "storage unavailable");
+        let text = state.i18n.text(&lang, "temporarily-unavailable");
+        if inc.callback.is_some() {
+            return Some(text);
+        }
+        let _ = bot.send_message(chat, text).await;
+        return None;
+    }
+    for id in notices {
+        send(bot, chat, state.i18n.text(&lang, id), None).await;
+    }
+    let mut toast = None;
+    for effect in t.effects {
+        match effect {
+            Effect::Say(reply) => {
+                let text = render::text(&state.i18n, &lang, &reply);
+                let editable = matches!(reply.keyboard, Keyboard::None | Keyboard::Inline(_));
+                if let (true, true, Some(origin)) = (reply.edit_origin, editable, inc.origin) {
+                    let mut edit = bot.edit_message_text(chat, origin, text.clone());
+                    if let Some(kb) = render::inline(&state.i18n, &lang, &reply.keyboard) {
+                        edit = edit.reply_markup(kb);
+                    }
+                    if edit.await.is_ok() {
+                        continue;
+                    }
+                }
+                send(bot, chat, text, render::markup(&state.i18n, &lang, &reply.keyboard)).await;
+            }
+            Effect::Toast(m) => toast = Some(state.i18n.render(&lang, &m)),
+            Effect::ClearOriginKeyboard => {
+                if let Some(origin) = inc.origin {
+                    let _ = bot.edit_message_reply_markup(chat, origin).await;
+                }
+            }
+            Effect::Submit(_) => {
+                if let Some(out) = outgoing.clone() {
+                    submit(bot, state, out).await;
+                }
+            }
+        }
+    }
+    toast
+}
+
+async fn send(bot: &Bot, chat: ChatId, text: String, markup: Option<teloxide::types::ReplyMarkup>) {
+    let mut request = bot.send_message(chat, text);
+    if let Some(m) = markup {
+        request = request.reply_markup(m);
+    }
+    if let Err(e) = request.await {
+        tracing::warn!(error.message = %e, "sendMessage failed");
+    }
+}
+
+/// Delivers a just-sent request: the number if it comes within the wait, otherwise a
+/// "saved, the number will follow" now and the number when the case lands.
+async fn submit(bot: &Bot, state: &AppState, out: Outgoing) {
+    let chat = ChatId(out.chat_id);
+    send(bot, chat, state.i18n.text(&out.lang, "sending"), None).await;
+    let deliverer = state.deliverer.clone();
+    let for_task = out.clone();
+    let mut task = tokio::spawn(async move { deliverer.deliver(&for_task).await });
+    let reporter = Reporter {
+        bot: bot.clone(),
+        store: state.store.clone(),
+        i18n: state.i18n.clone(),
+        out,
+    };
+    match tokio::time::timeout(state.answer_wait, &mut task).await {
+        Ok(joined) => reporter.report(joined, false).await,
+        Err(_) => {
+            send(bot, chat, state.i18n.text(&reporter.out.lang, "registered-saved"), None).await;
+            tokio::spawn(async move {
+                let joined = task.await;
+                reporter.report(joined, true).await;
+            });
+        }
+    }
+}
+
+/// Tells a request's author how its delivery ended.
+struct Reporter {
+    bot: Bot,
+    store: Store,
+    i18n: Arc<Localizer>,
+    out: Outgoing,
+}
+
+impl Reporter {
+    async fn report(
+        &self,
+        joined: Result<Result<crate::omnidesk::CreatedCase, delivery::DeliveryError>, tokio::task::JoinError>,
+        announced_saved: bool,
+    ) {
+        let out = &self.out;
+        let chat = ChatId(out.chat_id);
+        let lang = out.lang.as_str();
+        match joined {
+            Ok(Ok(case)) => {
+                tracing::info!(request.id = %out.request.id, case.id = case.case_id, "case created");
+                if let Err(e) = self.store.mark_delivered(&out.request.id, &case.case_number).await {
+                    tracing::error!(error.message = %e, "failed to mark a request delivered");
+                }
+                let text = delivery::registered_messages(out, &case.case_number)
+                    .iter()
+                    .map(|m| self.i18n.render(lang, m))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                send(&self.bot, chat, text, None).await;
+            }
+            Ok(Err(delivery::DeliveryError::Omnidesk(OmnideskError::Rejected { status, body }))) => {
+                tracing::error!(request.id = %out.request.id, status, body = %body, "Omnidesk rejected the case; kept in the outbox");
+                send(&self.bot, chat, self.i18n.text(lang, "delivery-rejected"), None).await;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(request.id = %out.request.id, error.message = %e, "delivery failed; kept in the outbox");
+                if !announced_saved {
+                    send(&self.bot, chat, self.i18n.text(lang, "registered-saved"), None).await;
+                }
+            }
+            Err(e) => tracing::error!(request.id = %out.request.id, error.message = %e, "delivery task failed"),
+        }
+    }
+}
