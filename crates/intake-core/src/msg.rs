@@ -47,6 +47,12 @@ impl From<u64> for Arg {
     }
 }
 
+impl From<i32> for Arg {
+    fn from(n: i32) -> Self {
+        Self::Num(i64::from(n))
+    }
+}
+
 impl From<u32> for Arg {
     fn from(n: u32) -> Self {
         Self::Num(i64::from(n))

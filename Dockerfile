@@ -1,0 +1,19 @@
+# Multi-stage build: a static-ish release binary on a slim, non-root runtime image.
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
+COPY src ./src
+RUN cargo build --release --locked --bin waviot-support-bot
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home /app bot
+WORKDIR /app
+COPY --from=build /src/target/release/waviot-support-bot /usr/local/bin/waviot-support-bot
+COPY dialogues ./dialogues
+COPY locales ./locales
+USER bot
+ENTRYPOINT ["waviot-support-bot"]
+CMD ["run"]

@@ -1,0 +1,225 @@
+//! `spawn_app()` and intent-level helpers over the fakes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use intake_core::msg::Msg;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use waviot_support_bot::config::{
+    BotFile, OmnideskSettings, RedisSettings, Settings, TelegramSettings,
+};
+use waviot_support_bot::i18n::Localizer;
+use waviot_support_bot::startup::Application;
+
+use crate::fake_omnidesk::FakeOmnidesk;
+use crate::fake_telegram::{FakeTelegram, SentMessage, TestUser};
+
+pub const STAFF_EMAIL: &str = "bot@waviot.test";
+pub const API_KEY: &str = "omnidesk-test-api-key";
+/// How long a test waits for one expected reply before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        waviot_support_bot::telemetry::init("debug,hyper=info,reqwest=info,h2=info");
+    }
+}
+
+/// A running bot with its fakes.
+pub struct TestApp {
+    pub tg: FakeTelegram,
+    pub od: FakeOmnidesk,
+    pub prefix: String,
+    pub i18n: Localizer,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    seen: Mutex<HashMap<i64, usize>>,
+}
+
+pub fn settings(tg: &FakeTelegram, od: &FakeOmnidesk, prefix: &str) -> Settings {
+    let mut bot = BotFile::default();
+    bot.redis_prefix = prefix.to_owned();
+    bot.dialogues_dir = repo().join("dialogues");
+    bot.locales_dir = repo().join("locales");
+    bot.polling_timeout_secs = 1;
+    bot.omnidesk_timeout_secs = 5;
+    Settings {
+        telegram: TelegramSettings {
+            token: FakeTelegram::TOKEN.to_owned().into(),
+            api_url: Some(tg.api_url()),
+        },
+        omnidesk: OmnideskSettings {
+            url: od.base_url().parse().expect("fake Omnidesk URL"),
+            email: STAFF_EMAIL.to_owned(),
+            api_key: API_KEY.to_owned().into(),
+        },
+        redis: RedisSettings {
+            url: redis_url().into(),
+        },
+        bot,
+    }
+}
+
+/// Starts fresh fakes and the bot with a unique Redis key prefix.
+pub async fn spawn_app() -> TestApp {
+    init_logs();
+    let tg = FakeTelegram::start().await;
+    let od = FakeOmnidesk::start(STAFF_EMAIL, API_KEY).await;
+    let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+    start(tg, od, prefix).await
+}
+
+async fn start(tg: FakeTelegram, od: FakeOmnidesk, prefix: String) -> TestApp {
+    let app = Application::build(settings(&tg, &od, &prefix))
+        .await
+        .expect("the application builds");
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stop_rx.await;
+    }));
+    let i18n = Localizer::load(&repo().join("locales")).expect("locales");
+    TestApp {
+        tg,
+        od,
+        prefix,
+        i18n,
+        stop: Some(stop_tx),
+        task: Some(task),
+        seen: Mutex::new(HashMap::new()),
+    }
+}
+
+impl TestApp {
+    /// Stops the bot (as a process stop would) and starts a new one on the same fakes and
+    /// Redis prefix.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop_bot().await;
+        let seen = std::mem::take(&mut *self.seen.lock().expect("lock"));
+        let TestApp { tg, od, prefix, .. } = self;
+        let app = start(tg, od, prefix).await;
+        *app.seen.lock().expect("lock") = seen;
+        app
+    }
+
+    /// Stops the bot and waits for it to finish.
+    pub async fn stop_bot(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let finished = tokio::time::timeout(Duration::from_secs(15), task).await;
+            let result = finished.expect("the bot stops within 15 s").expect("the bot task joins");
+            result.expect("the bot ran without error");
+        }
+    }
+
+    /// Renders a message the way the bot does.
+    pub fn t(&self, lang: &str, msg: &Msg) -> String {
+        self.i18n.render(lang, msg)
+    }
+
+    /// Renders a message id without arguments.
+    pub fn tx(&self, lang: &str, id: &str) -> String {
+        self.i18n.text(lang, id)
+    }
+
+    /// Waits for the next bot message to `user` (after those already consumed) whose text
+    /// contains `needle`, and consumes everything up to it.
+    pub async fn expect(&self, user: &TestUser, needle: &str) -> SentMessage {
+        let chat = user.chat_id();
+        let from = *self.seen.lock().expect("lock").get(&chat).unwrap_or(&0);
+        let mut position = 0;
+        let found = self
+            .tg
+            .wait_until(
+                |tg| {
+                    let msgs = tg.messages_to(chat);
+                    match msgs.iter().skip(from).position(|m| m.text.contains(needle)) {
+                        Some(p) => {
+                            position = from + p;
+                            true
+                        }
+                        None => false,
+                    }
+                },
+                WAIT,
+            )
+            .await;
+        let msgs = self.tg.messages_to(chat);
+        assert!(
+            found,
+            "no message to {chat} containing {needle:?}; messages after #{from}:\n{}",
+            msgs.iter().skip(from).map(|m| format!("--- #{}: {}", m.message_id, m.text)).collect::<Vec<_>>().join("\n")
+        );
+        self.seen.lock().expect("lock").insert(chat, position + 1);
+        msgs[position].clone()
+    }
+
+    /// Like [`Self::expect`] with a rendered message id.
+    pub async fn expect_msg(&self, user: &TestUser, lang: &str, msg: &Msg) -> SentMessage {
+        let text = self.t(lang, msg);
+        self.expect(user, &text).await
+    }
+
+    /// The user types text.
+    pub fn says(&self, user: &TestUser, text: &str) -> i64 {
+        if text.starts_with('/') {
+            self.tg.send_command(user, text)
+        } else {
+            self.tg.send_text(user, text)
+        }
+    }
+
+    /// The user presses the button labelled (partly) `label` on `message`.
+    pub fn taps(&self, user: &TestUser, message: &SentMessage, label: &str) -> i64 {
+        let current = self.tg.message(message.message_id).unwrap_or_else(|| message.clone());
+        let data = current.button_data(label).unwrap_or_else(|| {
+            panic!("no button {label:?} on message #{}: {:?}", current.message_id, current.inline_buttons())
+        });
+        self.tg.press_button(user, current.message_id, &data)
+    }
+
+    /// Waits for the next message with a `Пропустить`-like button and presses it.
+    pub async fn skip(&self, user: &TestUser, lang: &str) {
+        let m = self.expect(user, &self.tx(lang, "step-optional")).await;
+        let label = if m.button_data(&self.tx(lang, "btn-skip")).is_some() {
+            self.tx(lang, "btn-skip")
+        } else {
+            self.tx(lang, "btn-skip-files")
+        };
+        self.taps(user, &m, &label);
+    }
+
+    /// Chooses a kind from the menu (through its group when it has one).
+    pub async fn choose_kind(&self, user: &TestUser, lang: &str, group: Option<&str>, kind: &str) {
+        let menu = self.expect(user, &self.tx(lang, "menu-title")).await;
+        let kind_label = self.tx(lang, &format!("kind-{kind}"));
+        match group {
+            Some(g) => {
+                self.taps(user, &menu, &self.tx(lang, &format!("group-{g}")));
+                let tg = &self.tg;
+                let id = menu.message_id;
+                let ok = tg
+                    .wait_until(|tg| tg.message(id).is_some_and(|m| m.button_data(&kind_label).is_some()), WAIT)
+                    .await;
+                assert!(ok, "the group menu shows {kind_label}");
+                let edited = tg.message(id).expect("menu message");
+                self.taps(user, &edited, &kind_label);
+            }
+            None => {
+                self.taps(user, &menu, &kind_label);
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real application (built by the same `Application::build` as
+//! `main`) against a fake Bot API server, a fake Omnidesk and a real Redis.
+
+#![allow(dead_code)]
+
+mod fake_omnidesk;
+mod fake_telegram;
+mod helpers;
+mod intake_flow;
