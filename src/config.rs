@@ -98,6 +98,9 @@ pub struct BotFile {
     /// Seconds to wait for Omnidesk before telling the user the number will follow.
     #[serde(default = "defaults::omnidesk_timeout_secs")]
     pub omnidesk_timeout_secs: u32,
+    /// Working schedule for reaction deadlines (zone, hours per weekday, break).
+    #[serde(default)]
+    pub schedule: intake_core::sla::WorkSchedule,
     /// Omnidesk mappings.
     #[serde(default)]
     pub omnidesk: OmnideskMapping,
@@ -125,6 +128,8 @@ pub struct OmnideskMapping {
     pub labels: BTreeMap<String, Vec<u64>>,
     /// Custom field (`cf_N`) receiving the request token.
     pub token_field: Option<String>,
+    /// Custom field (`cf_N`) receiving the reaction deadline (`YYYY-MM-DD HH:MM`).
+    pub deadline_field: Option<String>,
 }
 
 mod defaults {
@@ -181,12 +186,19 @@ impl BotFile {
         }
         for (field, cf) in &self.omnidesk.custom_fields {
             if !is_custom_field(cf) {
-                return Err(format!("omnidesk.custom-fields.{field}: `{cf}` is not of the form cf_N"));
+                return Err(format!(
+                    "omnidesk.custom-fields.{field}: `{cf}` is not of the form cf_N"
+                ));
             }
         }
-        if let Some(cf) = &self.omnidesk.token_field {
-            if !is_custom_field(cf) {
-                return Err(format!("omnidesk.token-field: `{cf}` is not of the form cf_N"));
+        for (key, value) in [
+            ("token-field", &self.omnidesk.token_field),
+            ("deadline-field", &self.omnidesk.deadline_field),
+        ] {
+            if let Some(cf) = value
+                && !is_custom_field(cf)
+            {
+                return Err(format!("omnidesk.{key}: `{cf}` is not of the form cf_N"));
             }
         }
         Ok(())
@@ -289,7 +301,18 @@ link-hosts = ["lk.waviot.ru", "*.example.org"]
 polling-timeout-secs = 20
 omnidesk-timeout-secs = 5
 
+[schedule]
+time-zone = "Europe/Moscow"
+break = "13:00-14:00"
+[schedule.hours]
+mon = "09:00-18:00"
+tue = "09:00-18:00"
+wed = "09:00-18:00"
+thu = "09:00-18:00"
+fri = "09:00-17:00"
+
 [omnidesk]
+deadline-field = "cf_778"
 language-id = 1
 group-id = 44
 token-field = "cf_777"
@@ -312,7 +335,11 @@ labels = { device-malfunction = [101, 102] }
     #[test]
     fn a_custom_field_must_look_like_cf_n() {
         let file: BotFile = toml::from_str("[omnidesk]\ntoken-field = \"777\"").expect("parses");
-        assert!(file.validate().expect_err("invalid").contains("token-field"));
+        assert!(
+            file.validate()
+                .expect_err("invalid")
+                .contains("token-field")
+        );
     }
 
     #[test]

@@ -9,6 +9,9 @@ use intake_core::msg::Msg;
 use serde::{Deserialize, Serialize};
 use teloxide::prelude::*;
 
+use intake_core::sla::{ProductionCalendar, WorkSchedule};
+use intake_core::urgency::Urgency;
+
 use crate::config::OmnideskMapping;
 use crate::i18n::Localizer;
 use crate::omnidesk::{Attachment, CreatedCase, NewCase, OmnideskClient, OmnideskError};
@@ -62,7 +65,12 @@ pub fn short_token(request_id: &str) -> String {
 }
 
 /// Builds the case (without attachments) an agent will read.
-pub fn build_case(out: &Outgoing, i18n: &Localizer, mapping: &OmnideskMapping) -> NewCase {
+pub fn build_case(
+    out: &Outgoing,
+    i18n: &Localizer,
+    mapping: &OmnideskMapping,
+    sla: &Sla,
+) -> NewCase {
     let req = &out.request;
     let kind_label = i18n.text(AGENT_LANG, &format!("kind-{}", req.kind));
     let token = short_token(&req.id);
@@ -89,7 +97,10 @@ pub fn build_case(out: &Outgoing, i18n: &Localizer, mapping: &OmnideskMapping) -
 
     let mut lines = vec![
         format!("Тип обращения: {kind_label}"),
-        i18n.text(AGENT_LANG, &format!("urgency-{}", req.urgency.as_str())),
+        i18n.render(
+            AGENT_LANG,
+            &sla.urgency_message(req.urgency, req.submitted_at),
+        ),
         String::new(),
     ];
     for (field, answer) in &req.fields {
@@ -98,7 +109,11 @@ pub fn build_case(out: &Outgoing, i18n: &Localizer, mapping: &OmnideskMapping) -
             Answer::Files(files) => format!(
                 "{} ({})",
                 files.len(),
-                files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+                files
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             other => other.display(),
         };
@@ -142,6 +157,12 @@ pub fn build_case(out: &Outgoing, i18n: &Localizer, mapping: &OmnideskMapping) -
     if let Some(cf) = &mapping.token_field {
         custom_fields.insert(cf.clone(), token.clone());
     }
+    if let (Some(cf), Reaction::Due { due, .. }) = (
+        &mapping.deadline_field,
+        sla.reaction(req.urgency, req.submitted_at),
+    ) {
+        custom_fields.insert(cf.clone(), due.format("%Y-%m-%d %H:%M").to_string());
+    }
     let full_name = if out.sender.full_name.trim().is_empty() {
         text_of("organization")
     } else {
@@ -171,6 +192,7 @@ pub struct Deliverer {
     transfer: reqwest::Client,
     i18n: Arc<Localizer>,
     mapping: OmnideskMapping,
+    sla: Arc<Sla>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -187,6 +209,7 @@ impl Deliverer {
         transfer: reqwest::Client,
         i18n: Arc<Localizer>,
         mapping: OmnideskMapping,
+        sla: Arc<Sla>,
     ) -> Self {
         Self {
             omnidesk,
@@ -194,7 +217,13 @@ impl Deliverer {
             transfer,
             i18n,
             mapping,
+            sla,
         }
+    }
+
+    /// The reaction-time rules in use.
+    pub fn sla(&self) -> &Sla {
+        &self.sla
     }
 
     /// Creates the case for `out`, streaming its files from Telegram to Omnidesk.
@@ -204,7 +233,7 @@ impl Deliverer {
     /// Omnidesk failed (classified by [`OmnideskError`]) or a file could not be fetched.
     #[tracing::instrument(skip_all, fields(request.id = %out.request.id, request.kind = %out.request.kind), err(Display))]
     pub async fn deliver(&self, out: &Outgoing) -> Result<CreatedCase, DeliveryError> {
-        let mut case = build_case(out, &self.i18n, &self.mapping);
+        let mut case = build_case(out, &self.i18n, &self.mapping, &self.sla);
         for (_, answer) in &out.request.fields {
             for file in answer.files() {
                 let tg_file = self
@@ -231,13 +260,86 @@ impl Deliverer {
     }
 }
 
+/// The reaction-time rules: the desk's schedule on the production calendar.
+#[derive(Debug, Clone)]
+pub struct Sla {
+    /// Working hours.
+    pub schedule: WorkSchedule,
+    /// Days off, working weekends, shortened days.
+    pub calendar: ProductionCalendar,
+}
+
+/// The reaction deadline of a request, as far as it can be known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reaction {
+    /// Due within `hours` working hours, at `due` (in the schedule's zone).
+    Due {
+        /// Working hours allowed.
+        hours: u32,
+        /// Deadline.
+        due: chrono::DateTime<chrono_tz::Tz>,
+    },
+    /// Due within `hours` working hours; the calendar does not cover the dates.
+    HoursOnly {
+        /// Working hours allowed.
+        hours: u32,
+    },
+    /// Agreed with the support specialist.
+    Agreed,
+}
+
+impl Sla {
+    /// The reaction deadline for `urgency` of a request registered at `at`.
+    pub fn reaction(&self, urgency: Urgency, at: chrono::DateTime<chrono::Utc>) -> Reaction {
+        let Some(hours) = urgency.reaction_hours() else {
+            return Reaction::Agreed;
+        };
+        match intake_core::sla::deadline(at, hours, &self.schedule, &self.calendar) {
+            Ok(due) => Reaction::Due { hours, due },
+            Err(e) => {
+                tracing::warn!(
+                    year = e.year,
+                    "the production calendar needs updating: no data for this year"
+                );
+                Reaction::HoursOnly { hours }
+            }
+        }
+    }
+
+    /// Short name of the schedule's zone for people (`МСК` for Moscow).
+    pub fn zone_label(&self) -> String {
+        let tz = self.schedule.time_zone();
+        if tz == chrono_tz::Europe::Moscow {
+            "МСК".to_owned()
+        } else {
+            tz.name().to_owned()
+        }
+    }
+
+    /// The urgency line: level, reaction time and, when known, the deadline.
+    pub fn urgency_message(&self, urgency: Urgency, at: chrono::DateTime<chrono::Utc>) -> Msg {
+        let level = format!("urgency-name-{}", urgency.as_str());
+        match self.reaction(urgency, at) {
+            Reaction::Due { hours, due } => Msg::new("reaction-due")
+                .arg_ref("level", level)
+                .arg("hours", hours)
+                .arg("deadline", due.format("%d.%m.%Y %H:%M").to_string())
+                .arg("zone", self.zone_label()),
+            Reaction::HoursOnly { hours } => Msg::new("reaction-hours")
+                .arg_ref("level", level)
+                .arg("hours", hours),
+            Reaction::Agreed => Msg::new("reaction-agreed").arg_ref("level", level),
+        }
+    }
+}
+
 /// The confirmation a user gets once the case exists.
-pub fn registered_messages(out: &Outgoing, case_number: &str) -> Vec<Msg> {
+pub fn registered_messages(out: &Outgoing, case_number: &str, sla: &Sla) -> Vec<Msg> {
     let mut msgs = vec![
         Msg::new("registered").arg("number", case_number.to_owned()),
-        Msg::new(format!("urgency-{}", out.request.urgency.as_str())),
+        sla.urgency_message(out.request.urgency, out.request.submitted_at),
     ];
-    if out.request.urgency == intake_core::urgency::Urgency::Critical {
+    if out.request.urgency == Urgency::Critical {
         msgs.push(Msg::new("notice-hotline"));
     }
     msgs

@@ -21,7 +21,10 @@ pub struct Localizer {
 impl std::fmt::Debug for Localizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Localizer")
-            .field("languages", &self.bundles.iter().map(|b| &b.0).collect::<Vec<_>>())
+            .field(
+                "languages",
+                &self.bundles.iter().map(|b| &b.0).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -134,7 +137,8 @@ mod tests {
     use super::*;
 
     fn localizer() -> Localizer {
-        Localizer::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("locales")).expect("locales load")
+        Localizer::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("locales"))
+            .expect("locales load")
     }
 
     #[test]
@@ -168,6 +172,9 @@ mod tests {
         let en = l.ids("en").expect("en");
         let only_ru: Vec<_> = ru.difference(en).collect();
         let only_en: Vec<_> = en.difference(ru).collect();
-        assert!(only_ru.is_empty() && only_en.is_empty(), "ru only: {only_ru:?}, en only: {only_en:?}");
+        assert!(
+            only_ru.is_empty() && only_en.is_empty(),
+            "ru only: {only_ru:?}, en only: {only_en:?}"
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! - [`delivery`] and [`omnidesk`]: turning a finished request into an Omnidesk case.
 //! - [`i18n`]: fluent texts; [`telemetry`]: logging.
 
+pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod i18n;

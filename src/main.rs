@@ -1,7 +1,9 @@
 //! `waviot-support-bot`: command-line entry point.
 
 use clap::{Parser, Subcommand};
-use waviot_support_bot::config::Settings;
+use intake_core::sla::ProductionCalendar;
+use waviot_support_bot::cli;
+use waviot_support_bot::config::{BotFile, Settings};
 use waviot_support_bot::startup::Application;
 use waviot_support_bot::telemetry;
 
@@ -17,6 +19,18 @@ struct Cli {
 enum Cmd {
     /// Serve Telegram by long polling (the default).
     Run,
+    /// Print the reaction deadline of a request registered at a given time.
+    Deadline {
+        /// Urgency level: critical (3 working hours), high (5) or medium (15).
+        #[arg(long, value_parser = ["critical", "high", "medium", "low"], required_unless_present = "hours")]
+        level: Option<String>,
+        /// A number of working hours instead of a level.
+        #[arg(long, conflicts_with = "level")]
+        hours: Option<u32>,
+        /// Registration time in the configured zone, "YYYY-MM-DD HH:MM".
+        #[arg(long)]
+        at: String,
+    },
 }
 
 #[tokio::main]
@@ -25,6 +39,7 @@ async fn main() -> std::process::ExitCode {
     telemetry::init("info,teloxide=warn,hyper=warn,reqwest=warn");
     let result = match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Run => run().await,
+        Cmd::Deadline { level, hours, at } => deadline(level.as_deref(), hours, &at),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -33,6 +48,20 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn deadline(level: Option<&str>, hours: Option<u32>, at: &str) -> anyhow::Result<()> {
+    let level = level
+        .map(str::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let schedule = match std::env::var("BOT_CONFIG") {
+        Ok(p) if !p.trim().is_empty() => BotFile::load(std::path::Path::new(p.trim()))?.schedule,
+        _ => BotFile::default().schedule,
+    };
+    let due = cli::deadline(&schedule, &ProductionCalendar::russia(), level, hours, at)?;
+    println!("{due}");
+    Ok(())
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -15,11 +15,12 @@ use teloxide::types::AllowedUpdate;
 use teloxide::update_listeners::Polling;
 
 use crate::config::Settings;
-use crate::delivery::Deliverer;
+use crate::delivery::{Deliverer, Sla};
 use crate::i18n::{LANGUAGES, Localizer};
 use crate::omnidesk::OmnideskClient;
 use crate::storage::Store;
 use crate::telegram::{self, AppState};
+use intake_core::sla::ProductionCalendar;
 
 /// Reads every `*.toml` in `dir` and builds the catalog.
 ///
@@ -33,8 +34,12 @@ pub fn load_catalog(dir: &Path) -> anyhow::Result<Catalog> {
     for entry in entries {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let text = std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("Failed to read {}", path.display()))?;
             files.push((name, text));
         }
     }
@@ -52,7 +57,11 @@ pub fn load_catalog(dir: &Path) -> anyhow::Result<Catalog> {
 /// Lists each missing `lang: id`.
 pub fn check_locales(catalog: &Catalog, i18n: &Localizer) -> anyhow::Result<()> {
     let mut needed = catalog.message_ids();
-    needed.extend(intake_core::domain::MESSAGE_IDS.iter().map(|s| (*s).to_owned()));
+    needed.extend(
+        intake_core::domain::MESSAGE_IDS
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
     let mut missing = Vec::new();
     for lang in LANGUAGES {
         let Some(ids) = i18n.ids(lang) else {
@@ -117,7 +126,18 @@ impl Application {
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(60))
             .build()?;
-        let deliverer = Deliverer::new(omnidesk, bot.clone(), transfer, i18n.clone(), bot_cfg.omnidesk.clone());
+        let sla = Arc::new(Sla {
+            schedule: bot_cfg.schedule.clone(),
+            calendar: ProductionCalendar::russia(),
+        });
+        let deliverer = Deliverer::new(
+            omnidesk,
+            bot.clone(),
+            transfer,
+            i18n.clone(),
+            bot_cfg.omnidesk.clone(),
+            sla,
+        );
         let hosts = HostPolicy::new(bot_cfg.link_hosts.clone());
         let state = Arc::new(AppState::new(
             store,
@@ -139,7 +159,10 @@ impl Application {
     /// # Errors
     ///
     /// Telegram could not be reached at start (`getMe`).
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         if let Err(e) = telegram::publish_commands(&self.bot, &self.state.i18n).await {
             tracing::warn!(error.message = %e, "setMyCommands failed");
         }

@@ -39,7 +39,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("prefix", &self.prefix).finish()
+        f.debug_struct("Store")
+            .field("prefix", &self.prefix)
+            .finish()
     }
 }
 
@@ -83,7 +85,11 @@ impl Store {
     ///
     /// Redis is unreachable.
     pub async fn load_session(&self, chat_id: i64) -> redis::RedisResult<LoadedSession> {
-        let raw: Option<String> = self.conn.clone().get(self.key(&format!("session:{chat_id}"))).await?;
+        let raw: Option<String> = self
+            .conn
+            .clone()
+            .get(self.key(&format!("session:{chat_id}")))
+            .await?;
         Ok(match raw {
             None => LoadedSession::None,
             Some(text) => match serde_json::from_str::<StoredSession>(&text) {
@@ -99,7 +105,11 @@ impl Store {
     ///
     /// Redis is unreachable.
     pub async fn load_profile(&self, user_id: u64) -> redis::RedisResult<Profile> {
-        let raw: Option<String> = self.conn.clone().get(self.key(&format!("profile:{user_id}"))).await?;
+        let raw: Option<String> = self
+            .conn
+            .clone()
+            .get(self.key(&format!("profile:{user_id}")))
+            .await?;
         Ok(raw
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default())
@@ -127,12 +137,19 @@ impl Store {
         )
         .ignore();
         if let Some((user_id, profile)) = profile {
-            pipe.set(self.key(&format!("profile:{user_id}")), serde_json::to_string(profile)?)
-                .ignore();
+            pipe.set(
+                self.key(&format!("profile:{user_id}")),
+                serde_json::to_string(profile)?,
+            )
+            .ignore();
         }
         if let Some(out) = outgoing {
-            pipe.hset(self.key("outbox"), &out.request.id, serde_json::to_string(out)?)
-                .ignore();
+            pipe.hset(
+                self.key("outbox"),
+                &out.request.id,
+                serde_json::to_string(out)?,
+            )
+            .ignore();
         }
         let () = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(())
@@ -165,7 +182,11 @@ impl Store {
     pub async fn mark_delivered(&self, request_id: &str, case_number: &str) -> anyhow::Result<()> {
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .set_ex(self.key(&format!("delivered:{request_id}")), case_number, DELIVERED_TTL_SECS)
+            .set_ex(
+                self.key(&format!("delivered:{request_id}")),
+                case_number,
+                DELIVERED_TTL_SECS,
+            )
             .ignore()
             .hdel(self.key("outbox"), request_id)
             .ignore();
@@ -179,6 +200,10 @@ impl Store {
     ///
     /// Redis is unreachable.
     pub async fn delivered(&self, request_id: &str) -> anyhow::Result<Option<String>> {
-        Ok(self.conn.clone().get(self.key(&format!("delivered:{request_id}"))).await?)
+        Ok(self
+            .conn
+            .clone()
+            .get(self.key(&format!("delivered:{request_id}")))
+            .await?)
     }
 }

@@ -113,3 +113,17 @@ cmd-new = New request
 cmd-cancel = Cancel the current request
 cmd-help = Help and urgency levels
 cmd-language = Change language
+
+urgency-name-critical = critical
+urgency-name-high = high
+urgency-name-medium = medium
+urgency-name-low = low
+reaction-due = Urgency: { $level }. Reaction within { $hours } working { $hours ->
+        [one] hour
+       *[other] hours
+    }, by about { $deadline } ({ $zone }).
+reaction-hours = Urgency: { $level }. Reaction within { $hours } working { $hours ->
+        [one] hour
+       *[other] hours
+    }.
+reaction-agreed = Urgency: { $level }, the time is agreed with the support specialist.

@@ -23,9 +23,9 @@ err-base-station-format = “{ $value }” does not look like a base station num
 ## Link to an object in the personal account
 
 err-link-format = We could not recognise the link. Please copy it in full from the browser's address bar.
-err-link-https = The link must start with https://. Please copy it from the address bar while the personal account is open over a secure connection.
-link-secret-removed = The link contained an access key (API key or token). We removed it and did not store it. As the key may have been exposed, please generate a new API key in the personal account.
-link-host-unknown = The link points to { $host }, not to the WAVIoT personal account. Is this the right link?
+err-link-https = The link must start with https://. Please copy it in full from the browser's address bar.
+link-secret-removed = The link contained an access key (API key or token). We removed it from the link, so it will not appear in the request. As the key has already been sent in this chat, please generate a new API key in the personal account.
+link-host-unknown = The link points to { $host }, which does not look like a WAVIoT personal account address. Is this the right link?
 
 ## Contacts
 

@@ -114,3 +114,17 @@ cmd-new = Новое обращение
 cmd-cancel = Отменить текущее обращение
 cmd-help = Справка и уровни срочности
 cmd-language = Сменить язык
+
+urgency-name-critical = критический
+urgency-name-high = высокий
+urgency-name-medium = средний
+urgency-name-low = низкий
+reaction-due = Уровень срочности: { $level }. Время реакции — до { $hours } { $hours ->
+        [one] рабочего часа
+       *[other] рабочих часов
+    }, ориентировочно до { $deadline } ({ $zone }).
+reaction-hours = Уровень срочности: { $level }. Время реакции — до { $hours } { $hours ->
+        [one] рабочего часа
+       *[other] рабочих часов
+    }.
+reaction-agreed = Уровень срочности: { $level }, срок согласуется со специалистом.

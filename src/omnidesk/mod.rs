@@ -115,7 +115,12 @@ impl OmnideskClient {
     /// # Errors
     ///
     /// The HTTP client cannot be built.
-    pub fn new(base: reqwest::Url, email: String, api_key: SecretString, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        base: reqwest::Url,
+        email: String,
+        api_key: SecretString,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(timeout)
@@ -223,7 +228,10 @@ fn case_json(case: &NewCase) -> serde_json::Value {
         obj.insert("group_id".into(), id.into());
     }
     if !case.custom_fields.is_empty() {
-        obj.insert("custom_fields".into(), serde_json::json!(case.custom_fields));
+        obj.insert(
+            "custom_fields".into(),
+            serde_json::json!(case.custom_fields),
+        );
     }
     if !case.labels.is_empty() {
         obj.insert("labels".into(), serde_json::json!(case.labels));
@@ -238,7 +246,10 @@ fn case_form(case: NewCase) -> Result<reqwest::multipart::Form, String> {
             match v {
                 serde_json::Value::Object(fields) => {
                     for (cf, value) in fields {
-                        let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+                        let text = value
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| value.to_string());
                         form = form.text(format!("case[{k}][{cf}]"), text);
                     }
                 }

@@ -64,7 +64,8 @@ mod tests {
     #[test]
     fn ids_given_as_strings_are_accepted() {
         let env: CaseEnvelope =
-            serde_json::from_str(r#"{"case":{"case_id":"2001","case_number":null}}"#).expect("parses");
+            serde_json::from_str(r#"{"case":{"case_id":"2001","case_number":null}}"#)
+                .expect("parses");
         assert_eq!(env.case.case_id, 2001);
         assert_eq!(env.case.case_number, None);
     }

@@ -5,7 +5,7 @@ use teloxide::types::{FileMeta, Message, User};
 
 /// Parses a bot command (`/new`, `/start@bot payload`); `None` when `text` is not one.
 pub fn command(text: &str) -> Option<Command> {
-    let word = text.trim().split_whitespace().next()?;
+    let word = text.split_whitespace().next()?;
     let name = word.strip_prefix('/')?;
     let name = name.split('@').next().unwrap_or(name).to_ascii_lowercase();
     Some(match name.as_str() {
@@ -36,7 +36,10 @@ pub fn input(msg: &Message, from: Option<&User>) -> Input {
         };
     }
     if let Some(sizes) = msg.photo() {
-        return match sizes.iter().max_by_key(|p| (p.width * p.height, p.file.size)) {
+        return match sizes
+            .iter()
+            .max_by_key(|p| (p.width * p.height, p.file.size))
+        {
             Some(largest) => Input::Photo(file(&largest.file, None, Some("image/jpeg".to_owned()))),
             None => Input::Other,
         };

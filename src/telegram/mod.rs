@@ -21,7 +21,7 @@ use intake_core::form::Catalog;
 use intake_core::msg::Msg;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
-use teloxide::types::{BotCommand, ChatId, MessageId, Me, UpdateKind};
+use teloxide::types::{BotCommand, ChatId, Me, MessageId, UpdateKind};
 
 use crate::delivery::{self, Deliverer, Outgoing, Sender};
 use crate::i18n::Localizer;
@@ -102,8 +102,17 @@ pub async fn publish_commands(bot: &Bot, i18n: &Localizer) -> anyhow::Result<()>
 }
 
 /// Handles one update; a panic inside is caught and logged so the dispatcher survives.
-async fn handle_update(bot: Bot, update: Update, state: Arc<AppState>, me: Me) -> anyhow::Result<()> {
-    let span = tracing::info_span!("update", update.id = update.id.0, chat.id = tracing::field::Empty);
+async fn handle_update(
+    bot: Bot,
+    update: Update,
+    state: Arc<AppState>,
+    me: Me,
+) -> anyhow::Result<()> {
+    let span = tracing::info_span!(
+        "update",
+        update.id = update.id.0,
+        chat.id = tracing::field::Empty
+    );
     let result = AssertUnwindSafe(process(&bot, &update, &state, &me))
         .catch_unwind()
         .await;
@@ -184,7 +193,12 @@ async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyho
 }
 
 /// Loads, steps, stores and performs; returns the toast for a pressed button.
-async fn step_chat(bot: &Bot, update: &Update, state: &AppState, inc: &Incoming<'_>) -> Option<String> {
+async fn step_chat(
+    bot: &Bot,
+    update: &Update,
+    state: &AppState,
+    inc: &Incoming<'_>,
+) -> Option<String> {
     let chat = inc.chat;
     let user_id = inc.user.id.0;
     let tg_lang = Localizer::pick(inc.user.language_code.as_deref());
@@ -202,9 +216,7 @@ async fn step_chat(bot: &Bot, update: &Update, state: &AppState, inc: &Incoming<
             return None;
         }
     };
-    let lang_of = |p: &Profile| -> String {
-        p.lang.clone().unwrap_or_else(|| tg_lang.to_owned())
-    };
+    let lang_of = |p: &Profile| -> String { p.lang.clone().unwrap_or_else(|| tg_lang.to_owned()) };
     let mut notices = Vec::new();
     let session = match loaded {
         LoadedSession::None => Session::Idle,
@@ -212,7 +224,11 @@ async fn step_chat(bot: &Bot, update: &Update, state: &AppState, inc: &Incoming<
             let recent = stored
                 .updated_at
                 .is_some_and(|t| Utc::now() - t < chrono::Duration::days(6));
-            if recent && stored.last_update_id.is_some_and(|last| i64::from(update.id.0) <= last) {
+            if recent
+                && stored
+                    .last_update_id
+                    .is_some_and(|last| i64::from(update.id.0) <= last)
+            {
                 tracing::info!("update already applied; skipped");
                 return None;
             }
@@ -224,10 +240,13 @@ async fn step_chat(bot: &Bot, update: &Update, state: &AppState, inc: &Incoming<
         }
     };
     let mut input = inc.input.clone();
-    if let Input::Text(t) = &input {
-        if let Some((_, data)) = state.reply_labels.iter().find(|(label, _)| label == t.trim()) {
-            input = Input::Button(data.clone());
-        }
+    if let Input::Text(t) = &input
+        && let Some((_, data)) = state
+            .reply_labels
+            .iter()
+            .find(|(label, _)| label == t.trim())
+    {
+        input = Input::Button(data.clone());
     }
     let new_id = uuid::Uuid::new_v4().simple().to_string();
     let ctx = dialogue::Ctx {
@@ -259,7 +278,11 @@ async fn step_chat(bot: &Bot, update: &Update, state: &AppState, inc: &Incoming<
         updated_at: Some(Utc::now()),
     };
     let profile = t.profile_changed.then_some((user_id, &t.profile));
-    if let Err(e) = state.store.commit(chat.0, &stored, profile, outgoing.as_ref()).await {
+    if let Err(e) = state
+        .store
+        .commit(chat.0, &stored, profile, outgoing.as_ref())
+        .await
+    {
         tracing::warn!(error.message = %e, "storage unavailable");
         let text = state.i18n.text(&lang, "temporarily-unavailable");
         if inc.callback.is_some() {
@@ -286,7 +309,13 @@ async fn step_chat(bot: &Bot, update: &Update, state: &AppState, inc: &Incoming<
                         continue;
                     }
                 }
-                send(bot, chat, text, render::markup(&state.i18n, &lang, &reply.keyboard)).await;
+                send(
+                    bot,
+                    chat,
+                    text,
+                    render::markup(&state.i18n, &lang, &reply.keyboard),
+                )
+                .await;
             }
             Effect::Toast(m) => toast = Some(state.i18n.render(&lang, &m)),
             Effect::ClearOriginKeyboard => {
@@ -323,6 +352,7 @@ async fn submit(bot: &Bot, state: &AppState, out: Outgoing) {
     let for_task = out.clone();
     let mut task = tokio::spawn(async move { deliverer.deliver(&for_task).await });
     let reporter = Reporter {
+        sla: Arc::new(state.deliverer.sla().clone()),
         bot: bot.clone(),
         store: state.store.clone(),
         i18n: state.i18n.clone(),
@@ -331,7 +361,13 @@ async fn submit(bot: &Bot, state: &AppState, out: Outgoing) {
     match tokio::time::timeout(state.answer_wait, &mut task).await {
         Ok(joined) => reporter.report(joined, false).await,
         Err(_) => {
-            send(bot, chat, state.i18n.text(&reporter.out.lang, "registered-saved"), None).await;
+            send(
+                bot,
+                chat,
+                state.i18n.text(&reporter.out.lang, "registered-saved"),
+                None,
+            )
+            .await;
             tokio::spawn(async move {
                 let joined = task.await;
                 reporter.report(joined, true).await;
@@ -342,6 +378,7 @@ async fn submit(bot: &Bot, state: &AppState, out: Outgoing) {
 
 /// Tells a request's author how its delivery ended.
 struct Reporter {
+    sla: Arc<delivery::Sla>,
     bot: Bot,
     store: Store,
     i18n: Arc<Localizer>,
@@ -351,7 +388,10 @@ struct Reporter {
 impl Reporter {
     async fn report(
         &self,
-        joined: Result<Result<crate::omnidesk::CreatedCase, delivery::DeliveryError>, tokio::task::JoinError>,
+        joined: Result<
+            Result<crate::omnidesk::CreatedCase, delivery::DeliveryError>,
+            tokio::task::JoinError,
+        >,
         announced_saved: bool,
     ) {
         let out = &self.out;
@@ -360,27 +400,48 @@ impl Reporter {
         match joined {
             Ok(Ok(case)) => {
                 tracing::info!(request.id = %out.request.id, case.id = case.case_id, "case created");
-                if let Err(e) = self.store.mark_delivered(&out.request.id, &case.case_number).await {
+                if let Err(e) = self
+                    .store
+                    .mark_delivered(&out.request.id, &case.case_number)
+                    .await
+                {
                     tracing::error!(error.message = %e, "failed to mark a request delivered");
                 }
-                let text = delivery::registered_messages(out, &case.case_number)
+                let text = delivery::registered_messages(out, &case.case_number, self.sla.as_ref())
                     .iter()
                     .map(|m| self.i18n.render(lang, m))
                     .collect::<Vec<_>>()
                     .join("\n");
                 send(&self.bot, chat, text, None).await;
             }
-            Ok(Err(delivery::DeliveryError::Omnidesk(OmnideskError::Rejected { status, body }))) => {
+            Ok(Err(delivery::DeliveryError::Omnidesk(OmnideskError::Rejected {
+                status,
+                body,
+            }))) => {
                 tracing::error!(request.id = %out.request.id, status, body = %body, "Omnidesk rejected the case; kept in the outbox");
-                send(&self.bot, chat, self.i18n.text(lang, "delivery-rejected"), None).await;
+                send(
+                    &self.bot,
+                    chat,
+                    self.i18n.text(lang, "delivery-rejected"),
+                    None,
+                )
+                .await;
             }
             Ok(Err(e)) => {
                 tracing::warn!(request.id = %out.request.id, error.message = %e, "delivery failed; kept in the outbox");
                 if !announced_saved {
-                    send(&self.bot, chat, self.i18n.text(lang, "registered-saved"), None).await;
+                    send(
+                        &self.bot,
+                        chat,
+                        self.i18n.text(lang, "registered-saved"),
+                        None,
+                    )
+                    .await;
                 }
             }
-            Err(e) => tracing::error!(request.id = %out.request.id, error.message = %e, "delivery task failed"),
+            Err(e) => {
+                tracing::error!(request.id = %out.request.id, error.message = %e, "delivery task failed")
+            }
         }
     }
 }

@@ -47,10 +47,11 @@ fn inline_button(i18n: &Localizer, lang: &str, b: &Button) -> InlineKeyboardButt
 /// The inline keyboard of a reply, if it has one.
 pub fn inline(i18n: &Localizer, lang: &str, keyboard: &Keyboard) -> Option<InlineKeyboardMarkup> {
     match keyboard {
-        Keyboard::Inline(rows) => Some(InlineKeyboardMarkup::new(
-            rows.iter()
-                .map(|row| row.iter().map(|b| inline_button(i18n, lang, b)).collect::<Vec<_>>()),
-        )),
+        Keyboard::Inline(rows) => Some(InlineKeyboardMarkup::new(rows.iter().map(|row| {
+            row.iter()
+                .map(|b| inline_button(i18n, lang, b))
+                .collect::<Vec<_>>()
+        }))),
         _ => None,
     }
 }
@@ -76,7 +77,9 @@ pub fn markup(i18n: &Localizer, lang: &str, keyboard: &Keyboard) -> Option<Reply
                 rows.push(others);
             }
             Some(ReplyMarkup::Keyboard(
-                KeyboardMarkup::new(rows).resize_keyboard().one_time_keyboard(),
+                KeyboardMarkup::new(rows)
+                    .resize_keyboard()
+                    .one_time_keyboard(),
             ))
         }
     }

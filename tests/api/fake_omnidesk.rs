@@ -500,7 +500,7 @@ struct KillableListener {
 }
 
 /// Per-connection info handed to handlers through `ConnectInfo`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct ConnHandle {
     remote: SocketAddr,
     killed: Arc<AtomicBool>,
@@ -630,21 +630,28 @@ async fn route(
         inner.requests.len() - 1
     };
     shared.changed();
-    let outcome = handle(&shared, index, &method, &path, req).await;
-    let response = match outcome {
-        Outcome::Respond(response) => response,
-        Outcome::Drop => {
-            conn.kill();
+    // Run the request in its own task: like a real server, processing goes on (and a case is
+    // created) even if the client disconnects midway, e.g. after a client-side timeout.
+    let task = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let outcome = handle(&shared, index, &method, &path, req).await;
+            if let Outcome::Respond(response) = &outcome {
+                shared.lock().requests[index].status = Some(response.status().as_u16());
+            }
             shared.changed();
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+            outcome
+        })
     };
-    {
-        let mut inner = shared.lock();
-        inner.requests[index].status = Some(response.status().as_u16());
+    match task.await {
+        Ok(Outcome::Respond(response)) => response,
+        Ok(Outcome::Drop) => {
+            // No response bytes: the connection's IO now fails and hyper closes the socket.
+            conn.kill();
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-    shared.changed();
-    response
 }
 
 async fn handle(

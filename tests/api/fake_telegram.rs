@@ -659,8 +659,8 @@ impl FakeTelegram {
     // Configuration and fault injection
     // ----------------------------------------------------------------------------------------
 
-    /// The next `n` calls of `method` (case-insensitive, e.g. `"sendMessage"`) fail with
-    /// `failure` instead of being processed. Queued failures add up.
+    /// The next `n` calls of `method` (case-insensitive, e.g. `"sendMessage"`; `"downloadFile"`
+    /// for file downloads) fail with `failure` instead of being processed. Queued failures add up.
     pub fn fail_next(&self, method: &str, n: usize, failure: Failure) {
         let mut inner = self.shared.lock();
         let queue = inner
@@ -773,6 +773,16 @@ impl FakeTelegram {
     /// Accepted `answerCallbackQuery` calls, in order.
     pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
         self.shared.lock().callback_answers.clone()
+    }
+
+    /// The callback query id carried by update `update_id` (from [`FakeTelegram::press_button`]).
+    pub fn callback_query_id(&self, update_id: i64) -> Option<String> {
+        let inner = self.shared.lock();
+        let update = inner
+            .pushed
+            .iter()
+            .find(|u| u["update_id"].as_i64() == Some(update_id))?;
+        update["callback_query"]["id"].as_str().map(str::to_owned)
     }
 
     /// Whether the callback query with this id was answered.
@@ -1068,6 +1078,15 @@ fn download(shared: &Shared, token: &str, path: &str) -> Response {
         let mut inner = shared.lock();
         *inner.calls.entry("downloadfile".into()).or_default() += 1;
         inner.downloads.push(path.to_owned());
+        if let Some(failure) = inner
+            .failures
+            .get_mut("downloadfile")
+            .and_then(VecDeque::pop_front)
+        {
+            drop(inner);
+            shared.changed();
+            return ApiError::from_failure(&failure).into_response();
+        }
         let entry = inner
             .files_by_path
             .get(path)
@@ -1320,10 +1339,10 @@ fn coerce_form_value(key: &str, value: String) -> Value {
     if JSON_KEYS.contains(&key) {
         return serde_json::from_str(&value).unwrap_or(Value::String(value));
     }
-    if INT_KEYS.contains(&key) {
-        if let Ok(n) = value.trim().parse::<i64>() {
-            return json!(n);
-        }
+    if INT_KEYS.contains(&key)
+        && let Ok(n) = value.trim().parse::<i64>()
+    {
+        return json!(n);
     }
     if BOOL_KEYS.contains(&key) {
         match value.as_str() {

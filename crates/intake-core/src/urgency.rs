@@ -58,6 +58,8 @@ impl std::str::FromStr for Urgency {
         Self::ALL
             .into_iter()
             .find(|u| u.as_str() == s)
-            .ok_or_else(|| format!("unknown urgency level `{s}` (expected critical, high, medium or low)"))
+            .ok_or_else(|| {
+                format!("unknown urgency level `{s}` (expected critical, high, medium or low)")
+            })
     }
 }

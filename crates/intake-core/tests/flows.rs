@@ -54,7 +54,10 @@ impl Chat {
             catalog: &self.catalog,
             hosts: &self.hosts,
             limits: dialogue::FileLimits::default(),
-            now: Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).single().expect("valid time"),
+            now: Utc
+                .with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
+                .single()
+                .expect("valid time"),
             new_id: &id,
         };
         let t = dialogue::step(&ctx, self.session.clone(), self.profile.clone(), input);
@@ -157,7 +160,11 @@ fn fill(chat: &mut Chat, kind: &str, answer_optional: bool) -> Request {
         Effect::Submit(r) => Some((**r).clone()),
         _ => None,
     });
-    assert_eq!(chat.session, Session::Idle, "{kind}: the draft is closed after send");
+    assert_eq!(
+        chat.session,
+        Session::Idle,
+        "{kind}: the draft is closed after send"
+    );
     submitted.expect("send submits the request")
 }
 
@@ -170,7 +177,11 @@ fn every_kind_can_be_filled_and_sent_with_required_fields_only() {
         let req = fill(&mut chat, &kind, false);
         let def = chat.catalog.kind(&kind).expect("kind").clone();
         for step in def.steps.iter().filter(|s| !s.optional) {
-            assert!(req.answer(&step.field).is_some(), "{kind}: required {} sent", step.field);
+            assert!(
+                req.answer(&step.field).is_some(),
+                "{kind}: required {} sent",
+                step.field
+            );
         }
         assert_eq!(req.kind, kind);
         assert_eq!(req.urgency, def.urgency);
@@ -183,7 +194,11 @@ fn every_kind_can_be_filled_with_every_optional_field() {
         let mut chat = Chat::new();
         let req = fill(&mut chat, &kind, true);
         let def = chat.catalog.kind(&kind).expect("kind").clone();
-        assert_eq!(req.fields.len(), def.steps.len(), "{kind}: every field sent");
+        assert_eq!(
+            req.fields.len(),
+            def.steps.len(),
+            "{kind}: every field sent"
+        );
     }
 }
 
@@ -232,9 +247,19 @@ fn identification_is_remembered_and_not_asked_the_second_time() {
             chat.send(valid_answer(ty));
         }
     }
-    assert!(!asked.iter().any(|f| f == "email" || f == "organization" || f == "login"), "{asked:?}");
-    let Session::Drafting(d) = &chat.session else { panic!("drafting") };
-    assert_eq!(d.answers.get("email").map(Answer::display).as_deref(), Some("Ivan@example.ru"));
+    assert!(
+        !asked
+            .iter()
+            .any(|f| f == "email" || f == "organization" || f == "login"),
+        "{asked:?}"
+    );
+    let Session::Drafting(d) = &chat.session else {
+        panic!("drafting")
+    };
+    assert_eq!(
+        d.answers.get("email").map(Answer::display).as_deref(),
+        Some("Ivan@example.ru")
+    );
 }
 
 #[test]
@@ -257,7 +282,10 @@ fn non_text_input_at_a_text_step_gets_a_specific_answer() {
         (Input::Sticker, "err-sticker"),
         (Input::Voice, "err-voice"),
         (valid_answer(FieldType::Files), "err-file-not-here-later"),
-        (Input::Location { lat: 1.0, lon: 2.0 }, "err-location-not-here"),
+        (
+            Input::Location { lat: 1.0, lon: 2.0 },
+            "err-location-not-here",
+        ),
     ];
     for (input, expected) in cases {
         let ids = message_ids(&chat.send(input));
@@ -289,8 +317,13 @@ fn a_pdf_and_a_30_mb_file_are_refused_with_the_reason() {
         size: Some(30 * 1024 * 1024),
     });
     assert!(message_ids(&chat.send(big)).contains(&"err-file-too-big".to_owned()));
-    let Session::Drafting(d) = &chat.session else { panic!("drafting") };
-    assert!(d.answers.contains_key("description"), "nothing collected was lost");
+    let Session::Drafting(d) = &chat.session else {
+        panic!("drafting")
+    };
+    assert!(
+        d.answers.contains_key("description"),
+        "nothing collected was lost"
+    );
     assert!(!d.answers.contains_key("screenshots"));
 }
 
@@ -313,14 +346,20 @@ fn an_album_of_three_photos_is_collected_and_done_shows_the_count() {
     }
     let done = last.iter().find_map(|e| match e {
         Effect::Say(r) => match &r.keyboard {
-            Keyboard::Inline(rows) => rows.iter().flatten().find(|b| b.label.id == "btn-done-files").cloned(),
+            Keyboard::Inline(rows) => rows
+                .iter()
+                .flatten()
+                .find(|b| b.label.id == "btn-done-files")
+                .cloned(),
             _ => None,
         },
         _ => None,
     });
     let done = done.expect("a Done button");
     assert_eq!(done.label.args[0].1, intake_core::msg::Arg::Num(3));
-    let Session::Drafting(d) = &chat.session else { panic!("drafting") };
+    let Session::Drafting(d) = &chat.session else {
+        panic!("drafting")
+    };
     assert_eq!(d.answers["screenshots"].files().len(), 3);
 }
 
@@ -339,7 +378,9 @@ fn a_link_with_a_key_is_stored_without_it_and_the_user_is_warned() {
     chat.press("k:report-problem");
     let effects = chat.text("https://lk.waviot.ru/?id=5&key=TOPSECRET");
     assert!(message_ids(&effects).contains(&"link-secret-removed".to_owned()));
-    let Session::Drafting(d) = &chat.session else { panic!("drafting") };
+    let Session::Drafting(d) = &chat.session else {
+        panic!("drafting")
+    };
     let stored = serde_json::to_string(d).expect("serializes");
     assert!(!stored.contains("TOPSECRET"));
 }
@@ -363,7 +404,9 @@ fn back_returns_to_the_previous_step_and_keeps_the_answer() {
     let (index, ..) = chat.asking().expect("serial");
     chat.press(&format!("back:{index}"));
     assert_eq!(chat.asking().map(|a| a.1), Some("modem-id".to_owned()));
-    let Session::Drafting(d) = &chat.session else { panic!("drafting") };
+    let Session::Drafting(d) = &chat.session else {
+        panic!("drafting")
+    };
     assert!(d.answers.contains_key("modem-id"));
     let (index, ..) = chat.asking().expect("modem");
     chat.press(&format!("keep:{index}"));
@@ -402,8 +445,13 @@ fn editing_a_field_from_the_summary_returns_to_the_summary() {
     assert_eq!(chat.asking().map(|a| a.1), Some("description".to_owned()));
     chat.text("Отчёт за октябрь выгружается пустым");
     assert!(chat.in_review());
-    let Session::Drafting(d) = &chat.session else { panic!("drafting") };
-    assert_eq!(d.answers["description"].display(), "Отчёт за октябрь выгружается пустым");
+    let Session::Drafting(d) = &chat.session else {
+        panic!("drafting")
+    };
+    assert_eq!(
+        d.answers["description"].display(),
+        "Отчёт за октябрь выгружается пустым"
+    );
 }
 
 #[test]
@@ -438,34 +486,79 @@ fn a_contact_of_someone_else_is_refused_for_the_users_own_phone() {
     }));
     assert!(ids.contains(&"err-contact-not-own".to_owned()));
     chat.text("8 (912) 345-67-89");
-    let Session::Drafting(d) = &chat.session else { panic!("drafting") };
+    let Session::Drafting(d) = &chat.session else {
+        panic!("drafting")
+    };
     assert_eq!(d.answers["phone"].display(), "+79123456789");
 }
 
 fn arb_input() -> impl Strategy<Value = Input> {
     let buttons = prop::sample::select(vec![
-        "k:device-malfunction", "k:base-station-install", "k:access-request", "k:consultation-now",
-        "g:devices", "menu", "back", "skip", "keep", "done", "clear", "cancel", "cancel-yes",
-        "cancel-no", "send", "edit:description", "edit:email", "host-yes", "host-no", "resume",
-        "restart", "lang:en", "back:0", "skip:3", "done:5", "edit:nope", "k:nope", "",
+        "k:device-malfunction",
+        "k:base-station-install",
+        "k:access-request",
+        "k:consultation-now",
+        "g:devices",
+        "menu",
+        "back",
+        "skip",
+        "keep",
+        "done",
+        "clear",
+        "cancel",
+        "cancel-yes",
+        "cancel-no",
+        "send",
+        "edit:description",
+        "edit:email",
+        "host-yes",
+        "host-no",
+        "resume",
+        "restart",
+        "lang:en",
+        "back:0",
+        "skip:3",
+        "done:5",
+        "edit:nope",
+        "k:nope",
+        "",
     ]);
     prop_oneof![
         buttons.prop_map(|b| Input::Button(b.to_owned())),
         any::<String>().prop_map(Input::Text),
-        prop::sample::select(vec!["7A48AC", "012345678", "https://lk.waviot.ru/?id=1", "a@b.ru",
-            "Иванов Иван", "ООО Ромашка", "Описание проблемы подробное", "1234", "+79123456789"])
-            .prop_map(|s| Input::Text(s.to_owned())),
+        prop::sample::select(vec![
+            "7A48AC",
+            "012345678",
+            "https://lk.waviot.ru/?id=1",
+            "a@b.ru",
+            "Иванов Иван",
+            "ООО Ромашка",
+            "Описание проблемы подробное",
+            "1234",
+            "+79123456789"
+        ])
+        .prop_map(|s| Input::Text(s.to_owned())),
         (any::<u8>(), any::<u32>()).prop_map(|(n, size)| Input::Document(FileInput {
-            file_id: format!("d{n}"), unique_id: format!("u{n}"), name: Some(format!("f{n}.png")),
-            mime: Some("image/png".into()), size: Some(u64::from(size)),
+            file_id: format!("d{n}"),
+            unique_id: format!("u{n}"),
+            name: Some(format!("f{n}.png")),
+            mime: Some("image/png".into()),
+            size: Some(u64::from(size)),
         })),
         Just(Input::Sticker),
         Just(Input::Voice),
         (any::<f64>(), any::<f64>()).prop_map(|(lat, lon)| Input::Location { lat, lon }),
-        any::<bool>().prop_map(|own| Input::Contact { phone: "+79123456789".into(), own }),
-        prop::sample::select(vec![dialogue::Command::Start, dialogue::Command::New,
-            dialogue::Command::Help, dialogue::Command::Language])
-            .prop_map(Input::Command),
+        any::<bool>().prop_map(|own| Input::Contact {
+            phone: "+79123456789".into(),
+            own
+        }),
+        prop::sample::select(vec![
+            dialogue::Command::Start,
+            dialogue::Command::New,
+            dialogue::Command::Help,
+            dialogue::Command::Language
+        ])
+        .prop_map(Input::Command),
     ]
 }
 

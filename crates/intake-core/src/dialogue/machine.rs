@@ -10,7 +10,9 @@ use crate::msg::Msg;
 
 use super::effect::{Button, Effect, Keyboard, Part, Reply, ReplyRequest, Request};
 use super::input::{Command, FileInput, Input};
-use super::state::{Answer, Draft, FileKind, FileRef, GeoPoint, Phase, PlannedStep, Profile, Session};
+use super::state::{
+    Answer, Draft, FileKind, FileRef, GeoPoint, Phase, PlannedStep, Profile, Session,
+};
 
 /// Limits on attachments, told to the user before they bite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +193,9 @@ impl Machine<'_, '_> {
         let resume = match &draft.phase {
             Phase::Asking { index, .. } | Phase::ConfirmHost { index, .. } => {
                 let (pos, total) = draft.progress(*index);
-                Msg::new("btn-resume-step").arg("step", pos).arg("total", total)
+                Msg::new("btn-resume-step")
+                    .arg("step", pos)
+                    .arg("total", total)
             }
             Phase::Review => msg("btn-resume-review"),
         };
@@ -242,7 +246,10 @@ impl Machine<'_, '_> {
             .collect();
         rows.push(vec![button("btn-menu-back", "menu")]);
         self.effects.push(Effect::Say(Reply {
-            parts: vec![Part::Msg(msg(&group.label())), Part::Msg(msg("menu-choose-kind"))],
+            parts: vec![
+                Part::Msg(msg(&group.label())),
+                Part::Msg(msg("menu-choose-kind")),
+            ],
             keyboard: Keyboard::Inline(rows),
             edit_origin: true,
         }));
@@ -311,11 +318,11 @@ impl Machine<'_, '_> {
     }
 
     fn choose_kind(&mut self, session: Session, kind_id: &str) -> Session {
-        if let Session::Drafting(draft) = &session {
-            if !draft.answers.is_empty() || draft.kind == kind_id {
-                self.offer_resume(draft);
-                return session;
-            }
+        if let Session::Drafting(draft) = &session
+            && (!draft.answers.is_empty() || draft.kind == kind_id)
+        {
+            self.offer_resume(draft);
+            return session;
         }
         let Some(kind) = self.ctx.catalog.kind(kind_id) else {
             self.toast(msg("btn-outdated"));
@@ -616,7 +623,9 @@ impl Machine<'_, '_> {
             } else {
                 let (pos, total) = draft.progress(index);
                 parts.push(Part::Msg(
-                    Msg::new("step-counter").arg("step", pos).arg("total", total),
+                    Msg::new("step-counter")
+                        .arg("step", pos)
+                        .arg("total", total),
                 ));
             }
             let prompt = step.prompt.clone().unwrap_or_else(|| field.prompt());
@@ -654,10 +663,13 @@ impl Machine<'_, '_> {
     }
 
     fn clear_reply_keyboard_if_needed(&mut self, draft: &Draft, index: usize) {
-        if let Some(f) = self.field_of(draft, index) {
-            if matches!(f.ty, FieldType::Phone | FieldType::Location) {
-                self.say(vec![Part::Msg(msg("reply-keyboard-closed"))], Keyboard::RemoveReply);
-            }
+        if let Some(f) = self.field_of(draft, index)
+            && matches!(f.ty, FieldType::Phone | FieldType::Location)
+        {
+            self.say(
+                vec![Part::Msg(msg("reply-keyboard-closed"))],
+                Keyboard::RemoveReply,
+            );
         }
     }
 
@@ -665,7 +677,10 @@ impl Machine<'_, '_> {
         let next = if edit {
             None
         } else {
-            draft.asked_steps().find(|(i, _)| *i > index).map(|(i, _)| i)
+            draft
+                .asked_steps()
+                .find(|(i, _)| *i > index)
+                .map(|(i, _)| i)
         };
         match next {
             Some(n) => {
@@ -794,7 +809,13 @@ impl Machine<'_, '_> {
         }
     }
 
-    fn after_answer(&mut self, draft: Draft, index: usize, edit: bool, field: &FieldDef) -> Session {
+    fn after_answer(
+        &mut self,
+        draft: Draft,
+        index: usize,
+        edit: bool,
+        field: &FieldDef,
+    ) -> Session {
         if matches!(field.ty, FieldType::Phone | FieldType::Location) {
             let value = draft
                 .answers
@@ -812,7 +833,13 @@ impl Machine<'_, '_> {
         self.advance(draft, index, edit)
     }
 
-    fn file_answer(&mut self, mut draft: Draft, index: usize, field: &FieldDef, input: Input) -> Session {
+    fn file_answer(
+        &mut self,
+        mut draft: Draft,
+        index: usize,
+        field: &FieldDef,
+        input: Input,
+    ) -> Session {
         let limits = self.ctx.limits;
         let existing: Vec<FileRef> = draft
             .answers
@@ -840,8 +867,14 @@ impl Machine<'_, '_> {
         };
         if existing.iter().any(|f| f.unique_id == file.unique_id) {
             self.say(
-                vec![Part::Msg(Msg::new("file-duplicate").arg("name", file.name.clone()))],
-                self.step_keyboard(&draft, index, matches!(draft.phase, Phase::Asking { edit: true, .. })),
+                vec![Part::Msg(
+                    Msg::new("file-duplicate").arg("name", file.name.clone()),
+                )],
+                self.step_keyboard(
+                    &draft,
+                    index,
+                    matches!(draft.phase, Phase::Asking { edit: true, .. }),
+                ),
             );
             return Session::Drafting(draft);
         }
@@ -856,7 +889,8 @@ impl Machine<'_, '_> {
                     .arg("max_mb", limits.max_file_bytes / (1024 * 1024)),
             )
         } else {
-            let total: u64 = existing.iter().filter_map(|f| f.size).sum::<u64>() + file.size.unwrap_or(0);
+            let total: u64 =
+                existing.iter().filter_map(|f| f.size).sum::<u64>() + file.size.unwrap_or(0);
             (total > limits.max_total_bytes).then(|| {
                 Msg::new("err-files-total").arg("total_mb", limits.max_total_bytes / (1024 * 1024))
             })
@@ -901,7 +935,11 @@ impl Machine<'_, '_> {
             };
             let value = match draft.answers.get(&step.field) {
                 Some(Answer::Files(files)) => {
-                    format!("{} ({})", files.len(), shorten(&Answer::Files(files.clone()).display(), 200))
+                    format!(
+                        "{} ({})",
+                        files.len(),
+                        shorten(&Answer::Files(files.clone()).display(), 200)
+                    )
                 }
                 Some(a) => shorten(&a.display(), 500),
                 None => "—".to_owned(),
@@ -948,17 +986,22 @@ impl Machine<'_, '_> {
                 .catalog
                 .field(&step.field)
                 .is_some_and(|f| f.remember);
-            if let (true, Some(a)) = (remember, draft.answers.get(&step.field)) {
-                if self.profile.saved.get(&step.field) != Some(a) {
-                    self.profile.saved.insert(step.field.clone(), a.clone());
-                    self.profile_changed = true;
-                }
+            if let (true, Some(a)) = (remember, draft.answers.get(&step.field))
+                && self.profile.saved.get(&step.field) != Some(a)
+            {
+                self.profile.saved.insert(step.field.clone(), a.clone());
+                self.profile_changed = true;
             }
         }
         let fields = draft
             .plan
             .iter()
-            .filter_map(|s| draft.answers.get(&s.field).map(|a| (s.field.clone(), a.clone())))
+            .filter_map(|s| {
+                draft
+                    .answers
+                    .get(&s.field)
+                    .map(|a| (s.field.clone(), a.clone()))
+            })
             .collect();
         self.effects.push(Effect::ClearOriginKeyboard);
         self.effects.push(Effect::Submit(Box::new(Request {
@@ -1018,7 +1061,10 @@ fn file_ref(f: FileInput, kind: FileKind, existing: usize) -> FileRef {
     };
     let mime = match kind {
         FileKind::Photo => "image/jpeg".to_owned(),
-        FileKind::Document => f.mime.clone().unwrap_or_else(|| "application/octet-stream".to_owned()),
+        FileKind::Document => f
+            .mime
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".to_owned()),
     };
     FileRef {
         file_id: f.file_id,
@@ -1042,7 +1088,11 @@ fn check_document(f: FileInput, existing: usize) -> Result<FileRef, Msg> {
         .as_deref()
         .and_then(|e| IMAGE_TYPES.iter().find(|(x, _)| *x == e));
     let by_mime = mime.as_deref().and_then(|m| {
-        let m = if m == "image/x-ms-bmp" { "image/bmp" } else { m };
+        let m = if m == "image/x-ms-bmp" {
+            "image/bmp"
+        } else {
+            m
+        };
         IMAGE_TYPES.iter().find(|(_, t)| *t == m)
     });
     let shown = f.name.clone().unwrap_or_else(|| "file".to_owned());

@@ -13,4 +13,6 @@ mod state;
 pub use effect::{Button, Effect, Keyboard, Part, Reply, ReplyRequest, Request};
 pub use input::{Command, FileInput, Input};
 pub use machine::{Ctx, FileLimits, Transition, step};
-pub use state::{Answer, Draft, FileKind, FileRef, GeoPoint, Phase, PlannedStep, Profile, Session, StoredSession};
+pub use state::{
+    Answer, Draft, FileKind, FileRef, GeoPoint, Phase, PlannedStep, Profile, Session, StoredSession,
+};

@@ -288,7 +288,11 @@ impl Catalog {
                 ));
             }
             if group_file.kinds.is_empty() {
-                errors.push(CatalogError::new(file, "kinds", "a group needs at least one kind"));
+                errors.push(CatalogError::new(
+                    file,
+                    "kinds",
+                    "a group needs at least one kind",
+                ));
             }
             let mut group = Group {
                 id: gid.clone(),
@@ -367,7 +371,11 @@ impl Catalog {
             groups.push(group);
         }
         if groups.is_empty() {
-            errors.push(CatalogError::new("-", "-", "no group files besides fields.toml"));
+            errors.push(CatalogError::new(
+                "-",
+                "-",
+                "no group files besides fields.toml",
+            ));
         }
         groups.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.id.cmp(&b.id)));
         if errors.is_empty() {
