@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+mod edge_cases;
 mod fake_omnidesk;
 mod fake_telegram;
 mod helpers;
