@@ -98,6 +98,15 @@ pub struct BotFile {
     /// Seconds to wait for Omnidesk before telling the user the number will follow.
     #[serde(default = "defaults::omnidesk_timeout_secs")]
     pub omnidesk_timeout_secs: u32,
+    /// Seconds a delivery worker holds a request before another may take it over.
+    #[serde(default = "defaults::delivery_lease_secs")]
+    pub delivery_lease_secs: u32,
+    /// First retry delay of a failed delivery, in milliseconds (doubles per attempt).
+    #[serde(default = "defaults::delivery_retry_base_ms")]
+    pub delivery_retry_base_ms: u32,
+    /// Longest retry delay of a failed delivery, in seconds.
+    #[serde(default = "defaults::delivery_retry_cap_secs")]
+    pub delivery_retry_cap_secs: u32,
     /// Working schedule for reaction deadlines (zone, hours per weekday, break).
     #[serde(default)]
     pub schedule: intake_core::sla::WorkSchedule,
@@ -156,7 +165,16 @@ mod defaults {
         10
     }
     pub fn omnidesk_timeout_secs() -> u32 {
-        20
+        5
+    }
+    pub fn delivery_lease_secs() -> u32 {
+        60
+    }
+    pub fn delivery_retry_base_ms() -> u32 {
+        2000
+    }
+    pub fn delivery_retry_cap_secs() -> u32 {
+        600
     }
 }
 
@@ -202,6 +220,16 @@ impl BotFile {
             }
         }
         Ok(())
+    }
+
+    /// Delivery timing.
+    pub fn worker_config(&self) -> crate::worker::WorkerConfig {
+        crate::worker::WorkerConfig {
+            lease: Duration::from_secs(u64::from(self.delivery_lease_secs.max(1))),
+            retry_base: Duration::from_millis(u64::from(self.delivery_retry_base_ms.max(1))),
+            retry_cap: Duration::from_secs(u64::from(self.delivery_retry_cap_secs.max(1))),
+            poll: Duration::from_secs(1),
+        }
     }
 
     /// Draft expiry.

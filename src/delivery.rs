@@ -226,6 +226,17 @@ impl Deliverer {
         &self.sla
     }
 
+    /// Looks for a case created earlier for the request with this token.
+    ///
+    /// # Errors
+    ///
+    /// The lookup failed.
+    pub async fn find_existing(&self, token: &str) -> Result<Option<CreatedCase>, OmnideskError> {
+        self.omnidesk
+            .find_case_by_token(&format!("[{token}]"))
+            .await
+    }
+
     /// Creates the case for `out`, streaming its files from Telegram to Omnidesk.
     ///
     /// # Errors

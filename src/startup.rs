@@ -20,7 +20,9 @@ use crate::i18n::{LANGUAGES, Localizer};
 use crate::omnidesk::OmnideskClient;
 use crate::storage::Store;
 use crate::telegram::{self, AppState};
+use crate::worker::{Worker, WorkerHandle};
 use intake_core::sla::ProductionCalendar;
+use tokio_util::sync::CancellationToken;
 
 /// Reads every `*.toml` in `dir` and builds the catalog.
 ///
@@ -85,6 +87,7 @@ pub fn check_locales(catalog: &Catalog, i18n: &Localizer) -> anyhow::Result<()> 
 pub struct Application {
     bot: Bot,
     state: Arc<AppState>,
+    worker: Worker,
     polling_timeout: Duration,
 }
 
@@ -139,17 +142,28 @@ impl Application {
             sla,
         );
         let hosts = HostPolicy::new(bot_cfg.link_hosts.clone());
+        let handle = WorkerHandle::new();
+        let worker = Worker {
+            outbox: store.outbox(),
+            store: store.clone(),
+            deliverer,
+            bot: bot.clone(),
+            i18n: i18n.clone(),
+            config: bot_cfg.worker_config(),
+            handle: handle.clone(),
+        };
         let state = Arc::new(AppState::new(
             store,
             catalog,
             i18n,
             hosts,
-            deliverer,
+            handle,
             Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
         ));
         Ok(Self {
             bot,
             state,
+            worker,
             polling_timeout: Duration::from_secs(u64::from(bot_cfg.polling_timeout_secs)),
         })
     }
@@ -175,6 +189,8 @@ impl Application {
             .default_handler(|_| async {})
             .build();
         let token: ShutdownToken = dispatcher.shutdown_token();
+        let stop_worker = CancellationToken::new();
+        let worker = tokio::spawn(self.worker.run(stop_worker.clone()));
         tokio::spawn(async move {
             shutdown.await;
             // Retry until the dispatcher has started, then wait for it to drain.
@@ -188,13 +204,16 @@ impl Application {
                 }
             }
         });
-        dispatcher
+        let served = dispatcher
             .try_dispatch_with_listener(
                 listener,
                 LoggingErrorHandler::with_custom_text("An error from the update listener"),
             )
             .await
-            .context("Failed to start serving Telegram")?;
+            .context("Failed to start serving Telegram");
+        stop_worker.cancel();
+        let _ = worker.await;
+        served?;
         Ok(())
     }
 }

@@ -3,8 +3,8 @@
 //! Keys (all under the configured prefix):
 //! - `session:<chat id>`: the chat's [`StoredSession`] as JSON, expiring after the draft TTL;
 //! - `profile:<user id>`: the user's [`Profile`] as JSON (language, identification);
-//! - `outbox`: hash of request id → [`Outgoing`] JSON, requests not yet confirmed by Omnidesk;
-//! - `delivered:<request id>`: the case number once a request is delivered (kept 30 days).
+//! - `blocked:<chat id>`: the user blocked the bot; no messages until they write again;
+//! - `outbox:*`, `delivered:*`: see [`crate::outbox`].
 //!
 //! The "Send" step writes the session and the outbox entry in one MULTI/EXEC, so a
 //! request is either still a draft or safely queued, never lost in between.
@@ -16,7 +16,7 @@ use intake_core::dialogue::{Profile, StoredSession};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use crate::delivery::Outgoing;
+use crate::outbox::{Entry, Outbox};
 
 /// A session as read from storage.
 #[derive(Debug)]
@@ -44,8 +44,6 @@ impl std::fmt::Debug for Store {
             .finish()
     }
 }
-
-const DELIVERED_TTL_SECS: u64 = 30 * 24 * 3600;
 
 impl Store {
     /// Connects and checks the server answers.
@@ -126,7 +124,7 @@ impl Store {
         chat_id: i64,
         session: &StoredSession,
         profile: Option<(u64, &Profile)>,
-        outgoing: Option<&Outgoing>,
+        outgoing: Option<&Entry>,
     ) -> anyhow::Result<()> {
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -143,67 +141,56 @@ impl Store {
             )
             .ignore();
         }
-        if let Some(out) = outgoing {
-            pipe.hset(
-                self.key("outbox"),
-                &out.request.id,
-                serde_json::to_string(out)?,
-            )
-            .ignore();
+        if let Some(entry) = outgoing {
+            self.outbox().enqueue_in(&mut pipe, entry)?;
         }
         let () = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(())
     }
 
-    /// Requests waiting in the outbox.
-    ///
-    /// # Errors
-    ///
-    /// Redis is unreachable.
-    pub async fn outbox(&self) -> anyhow::Result<Vec<Outgoing>> {
-        let all: Vec<(String, String)> = self.conn.clone().hgetall(self.key("outbox")).await?;
-        Ok(all
-            .into_iter()
-            .filter_map(|(id, json)| match serde_json::from_str(&json) {
-                Ok(o) => Some(o),
-                Err(e) => {
-                    tracing::error!(request.id = %id, error.message = %e, "undecodable outbox entry kept");
-                    None
-                }
-            })
-            .collect())
+    /// The outbox on the same connection and prefix.
+    pub fn outbox(&self) -> Outbox {
+        Outbox::new(self.conn.clone(), &self.prefix)
     }
 
-    /// Records a delivered request's case number and removes it from the outbox.
+    /// Marks a chat whose user blocked the bot (cleared when they write again).
     ///
     /// # Errors
     ///
     /// Redis is unreachable.
-    pub async fn mark_delivered(&self, request_id: &str, case_number: &str) -> anyhow::Result<()> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .set_ex(
-                self.key(&format!("delivered:{request_id}")),
-                case_number,
-                DELIVERED_TTL_SECS,
-            )
-            .ignore()
-            .hdel(self.key("outbox"), request_id)
-            .ignore();
-        let () = pipe.query_async(&mut self.conn.clone()).await?;
+    pub async fn set_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
+        let () = self
+            .conn
+            .clone()
+            .set(self.key(&format!("blocked:{chat_id}")), 1)
+            .await?;
         Ok(())
     }
 
-    /// The case number of a delivered request, if any.
+    /// Clears the blocked mark of a chat.
     ///
     /// # Errors
     ///
     /// Redis is unreachable.
-    pub async fn delivered(&self, request_id: &str) -> anyhow::Result<Option<String>> {
+    pub async fn clear_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
+        let () = self
+            .conn
+            .clone()
+            .del(self.key(&format!("blocked:{chat_id}")))
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the chat's user blocked the bot.
+    ///
+    /// # Errors
+    ///
+    /// Redis is unreachable.
+    pub async fn is_blocked(&self, chat_id: i64) -> anyhow::Result<bool> {
         Ok(self
             .conn
             .clone()
-            .get(self.key(&format!("delivered:{request_id}")))
+            .exists(self.key(&format!("blocked:{chat_id}")))
             .await?)
     }
 }

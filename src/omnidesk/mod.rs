@@ -164,9 +164,10 @@ impl OmnideskClient {
         let response = request.send().await.map_err(classify_send_error)?;
         let status = response.status();
         if status.as_u16() == 429 {
-            let retry_after = response
-                .headers()
+            let headers = response.headers();
+            let retry_after = headers
                 .get("retry-after")
+                .or_else(|| headers.get("retry_after"))
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
@@ -194,6 +195,52 @@ impl OmnideskClient {
                 .case_number
                 .unwrap_or_else(|| envelope.case.case_id.to_string()),
         })
+    }
+}
+
+impl OmnideskClient {
+    /// Finds a case whose subject contains `token` (a request's `[TG-…]` marker), to
+    /// adopt a case created by an attempt whose answer was lost.
+    ///
+    /// # Errors
+    ///
+    /// The lookup itself failed; the caller must not create the case then.
+    #[tracing::instrument(skip_all, err(Display))]
+    pub async fn find_case_by_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<CreatedCase>, OmnideskError> {
+        let mut url = self.url("/api/cases.json");
+        url.query_pairs_mut()
+            .append_pair("subject", token)
+            .append_pair("show_active_chats", "true")
+            .append_pair("limit", "100");
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(&self.email, Some(self.api_key.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| OmnideskError::Unavailable(e.without_url().to_string()))?;
+        let status = response.status();
+        if status.as_u16() == 429 {
+            return Err(OmnideskError::RateLimited { retry_after: None });
+        }
+        if !status.is_success() {
+            return Err(OmnideskError::Unavailable(format!("lookup: HTTP {status}")));
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| OmnideskError::Unavailable(format!("lookup answer: {e}")))?;
+        Ok(wire::cases_in_list(&body)
+            .into_iter()
+            .find(|(subject, _)| subject.contains(token))
+            .map(|(_, case)| CreatedCase {
+                case_id: case.case_id,
+                case_number: case.case_number.unwrap_or_else(|| case.case_id.to_string()),
+            }))
     }
 }
 

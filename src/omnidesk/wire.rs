@@ -18,6 +18,27 @@ pub(super) struct CaseBody {
     pub case_number: Option<String>,
 }
 
+/// The cases of a list answer (`{"0":{"case":{...}},"1":…,"total_count":N}`), with
+/// their subjects; entries that don't parse are skipped.
+pub(super) fn cases_in_list(body: &serde_json::Value) -> Vec<(String, CaseBody)> {
+    let Some(obj) = body.as_object() else {
+        return Vec::new();
+    };
+    obj.iter()
+        .filter(|(k, _)| k.chars().all(|c| c.is_ascii_digit()))
+        .filter_map(|(_, v)| {
+            let case = v.get("case")?;
+            let subject = case
+                .get("subject")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let body: CaseBody = serde_json::from_value(case.clone()).ok()?;
+            Some((subject, body))
+        })
+        .collect()
+}
+
 fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -59,6 +80,19 @@ mod tests {
         let env: CaseEnvelope = serde_json::from_str(body).expect("parses");
         assert_eq!(env.case.case_id, 2000);
         assert_eq!(env.case.case_number.as_deref(), Some("664-245651"));
+    }
+
+    #[test]
+    fn a_list_answer_yields_its_cases_with_subjects() {
+        let body = serde_json::json!({
+            "0": {"case": {"case_id": 7, "case_number": "664-1", "subject": "A [TG-1]"}},
+            "1": {"case": {"case_id": "8", "case_number": "664-2", "subject": "B [TG-2]"}},
+            "total_count": 2
+        });
+        let cases = cases_in_list(&body);
+        assert_eq!(cases.len(), 2);
+        assert!(cases.iter().any(|(s, c)| s == "B [TG-2]" && c.case_id == 8));
+        assert!(cases_in_list(&serde_json::json!({"total_count": 0})).is_empty());
     }
 
     #[test]

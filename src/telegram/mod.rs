@@ -23,10 +23,11 @@ use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 use teloxide::types::{BotCommand, ChatId, Me, MessageId, UpdateKind};
 
-use crate::delivery::{self, Deliverer, Outgoing, Sender};
+use crate::delivery::{Outgoing, Sender};
 use crate::i18n::Localizer;
-use crate::omnidesk::OmnideskError;
+use crate::outbox::Entry;
 use crate::storage::{LoadedSession, Store};
+use crate::worker::WorkerHandle;
 
 pub use extract::command;
 
@@ -40,8 +41,8 @@ pub struct AppState {
     pub i18n: Arc<Localizer>,
     /// Familiar link hosts.
     pub hosts: HostPolicy,
-    /// Case creation.
-    pub deliverer: Deliverer,
+    /// The local delivery worker.
+    pub worker: WorkerHandle,
     /// How long the user waits for the case number before being told it will follow.
     pub answer_wait: Duration,
     reply_labels: Vec<(String, String)>,
@@ -60,7 +61,7 @@ impl AppState {
         catalog: Catalog,
         i18n: Arc<Localizer>,
         hosts: HostPolicy,
-        deliverer: Deliverer,
+        worker: WorkerHandle,
         answer_wait: Duration,
     ) -> Self {
         let reply_labels = render::reply_labels(&i18n);
@@ -69,7 +70,7 @@ impl AppState {
             catalog,
             i18n,
             hosts,
-            deliverer,
+            worker,
             answer_wait,
             reply_labels,
         }
@@ -278,9 +279,12 @@ async fn step_chat(
         updated_at: Some(Utc::now()),
     };
     let profile = t.profile_changed.then_some((user_id, &t.profile));
+    let entry = outgoing.map(Entry::new);
+    // Subscribe before the request can be delivered, so its outcome cannot be missed.
+    let mut outcomes = entry.as_ref().map(|_| state.worker.subscribe());
     if let Err(e) = state
         .store
-        .commit(chat.0, &stored, profile, outgoing.as_ref())
+        .commit(chat.0, &stored, profile, entry.as_ref())
         .await
     {
         tracing::warn!(error.message = %e, "storage unavailable");
@@ -293,6 +297,9 @@ async fn step_chat(
     }
     for id in notices {
         send(bot, chat, state.i18n.text(&lang, id), None).await;
+    }
+    if let Err(e) = state.store.clear_blocked(chat.0).await {
+        tracing::debug!(error.message = %e, "could not clear the blocked mark");
     }
     let mut toast = None;
     for effect in t.effects {
@@ -323,9 +330,9 @@ async fn step_chat(
                     let _ = bot.edit_message_reply_markup(chat, origin).await;
                 }
             }
-            Effect::Submit(_) => {
-                if let Some(out) = outgoing.clone() {
-                    submit(bot, state, out).await;
+            Effect::Submit(req) => {
+                if let Some(outcomes) = outcomes.take() {
+                    await_delivery(bot, state, chat, &lang, &req.id, outcomes).await;
                 }
             }
         }
@@ -334,114 +341,68 @@ async fn step_chat(
 }
 
 async fn send(bot: &Bot, chat: ChatId, text: String, markup: Option<teloxide::types::ReplyMarkup>) {
-    let mut request = bot.send_message(chat, text);
-    if let Some(m) = markup {
-        request = request.reply_markup(m);
-    }
-    if let Err(e) = request.await {
+    if let Err(e) = send_text(bot, chat, text, markup).await {
         tracing::warn!(error.message = %e, "sendMessage failed");
     }
 }
 
-/// Delivers a just-sent request: the number if it comes within the wait, otherwise a
-/// "saved, the number will follow" now and the number when the case lands.
-async fn submit(bot: &Bot, state: &AppState, out: Outgoing) {
-    let chat = ChatId(out.chat_id);
-    send(bot, chat, state.i18n.text(&out.lang, "sending"), None).await;
-    let deliverer = state.deliverer.clone();
-    let for_task = out.clone();
-    let mut task = tokio::spawn(async move { deliverer.deliver(&for_task).await });
-    let reporter = Reporter {
-        sla: Arc::new(state.deliverer.sla().clone()),
-        bot: bot.clone(),
-        store: state.store.clone(),
-        i18n: state.i18n.clone(),
-        out,
-    };
-    match tokio::time::timeout(state.answer_wait, &mut task).await {
-        Ok(joined) => reporter.report(joined, false).await,
-        Err(_) => {
-            send(
-                bot,
-                chat,
-                state.i18n.text(&reporter.out.lang, "registered-saved"),
-                None,
-            )
-            .await;
-            tokio::spawn(async move {
-                let joined = task.await;
-                reporter.report(joined, true).await;
-            });
+/// Sends a message, waiting out Telegram's 429 `retry_after` (up to 3 tries, at most a
+/// minute each).
+///
+/// # Errors
+///
+/// The last error when the message could not be sent.
+pub async fn send_text(
+    bot: &Bot,
+    chat: ChatId,
+    text: String,
+    markup: Option<teloxide::types::ReplyMarkup>,
+) -> Result<(), teloxide::RequestError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let mut request = bot.send_message(chat, text.clone());
+        if let Some(m) = markup.clone() {
+            request = request.reply_markup(m);
+        }
+        match request.await {
+            Ok(_) => return Ok(()),
+            Err(teloxide::RequestError::RetryAfter(wait)) if tries < 3 => {
+                let wait = wait.duration().min(Duration::from_secs(60));
+                tracing::warn!(wait_secs = wait.as_secs(), "Telegram rate limit; waiting");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
         }
     }
 }
 
-/// Tells a request's author how its delivery ended.
-struct Reporter {
-    sla: Arc<delivery::Sla>,
-    bot: Bot,
-    store: Store,
-    i18n: Arc<Localizer>,
-    out: Outgoing,
-}
-
-impl Reporter {
-    async fn report(
-        &self,
-        joined: Result<
-            Result<crate::omnidesk::CreatedCase, delivery::DeliveryError>,
-            tokio::task::JoinError,
-        >,
-        announced_saved: bool,
-    ) {
-        let out = &self.out;
-        let chat = ChatId(out.chat_id);
-        let lang = out.lang.as_str();
-        match joined {
-            Ok(Ok(case)) => {
-                tracing::info!(request.id = %out.request.id, case.id = case.case_id, "case created");
-                if let Err(e) = self
-                    .store
-                    .mark_delivered(&out.request.id, &case.case_number)
-                    .await
-                {
-                    tracing::error!(error.message = %e, "failed to mark a request delivered");
-                }
-                let text = delivery::registered_messages(out, &case.case_number, self.sla.as_ref())
-                    .iter()
-                    .map(|m| self.i18n.render(lang, m))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                send(&self.bot, chat, text, None).await;
+/// After Send: the worker usually answers with the number within a few seconds; if it
+/// has not within the wait, tell the user the request is saved and the number follows.
+async fn await_delivery(
+    bot: &Bot,
+    state: &AppState,
+    chat: ChatId,
+    lang: &str,
+    request_id: &str,
+    mut outcomes: tokio::sync::broadcast::Receiver<(String, crate::worker::Outcome)>,
+) {
+    use crate::worker::Outcome;
+    state.worker.wake();
+    let wait = tokio::time::timeout(state.answer_wait, async {
+        loop {
+            match outcomes.recv().await {
+                Ok((id, outcome)) if id == request_id => return Some(outcome),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
-            Ok(Err(delivery::DeliveryError::Omnidesk(OmnideskError::Rejected {
-                status,
-                body,
-            }))) => {
-                tracing::error!(request.id = %out.request.id, status, body = %body, "Omnidesk rejected the case; kept in the outbox");
-                send(
-                    &self.bot,
-                    chat,
-                    self.i18n.text(lang, "delivery-rejected"),
-                    None,
-                )
-                .await;
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(request.id = %out.request.id, error.message = %e, "delivery failed; kept in the outbox");
-                if !announced_saved {
-                    send(
-                        &self.bot,
-                        chat,
-                        self.i18n.text(lang, "registered-saved"),
-                        None,
-                    )
-                    .await;
-                }
-            }
-            Err(e) => {
-                tracing::error!(request.id = %out.request.id, error.message = %e, "delivery task failed")
-            }
+        }
+    })
+    .await;
+    match wait {
+        Ok(Some(Outcome::Delivered(_) | Outcome::Parked)) => {}
+        Ok(Some(Outcome::Deferred) | None) | Err(_) => {
+            send(bot, chat, state.i18n.text(lang, "registered-saved"), None).await;
         }
     }
 }

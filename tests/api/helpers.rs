@@ -54,6 +54,8 @@ pub fn settings(tg: &FakeTelegram, od: &FakeOmnidesk, prefix: &str) -> Settings 
         locales_dir: repo().join("locales"),
         polling_timeout_secs: 1,
         omnidesk_timeout_secs: 5,
+        delivery_retry_base_ms: 100,
+        delivery_lease_secs: 3,
         ..BotFile::default()
     };
     Settings {
