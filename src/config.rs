@@ -243,6 +243,24 @@ fn is_custom_field(s: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
+fn redis_url() -> Result<String, ConfigError> {
+    let redis_url = required("REDIS_URL")?;
+    if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
+        return Err(ConfigError::Invalid {
+            name: "REDIS_URL",
+            problem: "must start with redis:// or rediss://".to_owned(),
+        });
+    }
+    Ok(redis_url)
+}
+
+fn bot_file() -> Result<BotFile, ConfigError> {
+    match std::env::var("BOT_CONFIG") {
+        Ok(p) if !p.trim().is_empty() => BotFile::load(Path::new(p.trim())),
+        _ => Ok(BotFile::default()),
+    }
+}
+
 fn required(name: &'static str) -> Result<String, ConfigError> {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
@@ -265,6 +283,16 @@ fn url(name: &'static str, value: &str) -> Result<reqwest::Url, ConfigError> {
 }
 
 impl Settings {
+    /// Only what storage needs: `REDIS_URL` and `BOT_CONFIG` (for the key prefix).
+    ///
+    /// # Errors
+    ///
+    /// `REDIS_URL` is missing or malformed, or `BOT_CONFIG` is invalid.
+    pub fn storage_from_env() -> Result<(SecretString, BotFile), ConfigError> {
+        let redis_url = redis_url()?;
+        Ok((redis_url.into(), bot_file()?))
+    }
+
     /// Reads the settings from the environment (and `BOT_CONFIG`, when set).
     ///
     /// # Errors
@@ -285,17 +313,8 @@ impl Settings {
         let omnidesk_url = url("OMNIDESK_URL", &required("OMNIDESK_URL")?)?;
         let email = required("OMNIDESK_EMAIL")?;
         let api_key = required("OMNIDESK_API_KEY")?;
-        let redis_url = required("REDIS_URL")?;
-        if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
-            return Err(ConfigError::Invalid {
-                name: "REDIS_URL",
-                problem: "must start with redis:// or rediss://".to_owned(),
-            });
-        }
-        let bot = match std::env::var("BOT_CONFIG") {
-            Ok(p) if !p.trim().is_empty() => BotFile::load(Path::new(p.trim()))?,
-            _ => BotFile::default(),
-        };
+        let redis_url = redis_url()?;
+        let bot = bot_file()?;
         Ok(Self {
             telegram: TelegramSettings {
                 token: token.into(),

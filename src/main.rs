@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use intake_core::sla::ProductionCalendar;
+use secrecy::ExposeSecret;
 use waviot_support_bot::cli;
 use waviot_support_bot::config::{BotFile, Settings};
 use waviot_support_bot::startup::Application;
@@ -19,6 +20,13 @@ struct Cli {
 enum Cmd {
     /// Serve Telegram by long polling (the default).
     Run,
+    /// Run only the delivery worker (extra delivery processes beside the one polling bot).
+    Worker,
+    /// Inspect and replay the outbox of sent requests.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxCmd,
+    },
     /// Print the reaction deadline of a request registered at a given time.
     Deadline {
         /// Urgency level: critical (3 working hours), high (5) or medium (15).
@@ -33,12 +41,27 @@ enum Cmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum OutboxCmd {
+    /// List requests waiting for delivery and parked ones.
+    List,
+    /// Put a parked request back in the queue.
+    Retry {
+        /// Request id (as `outbox list` shows it).
+        id: String,
+    },
+    /// Put every parked request back in the queue.
+    RetryAll,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init("info,teloxide=warn,hyper=warn,reqwest=warn");
     let result = match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Run => run().await,
+        Cmd::Worker => worker().await,
+        Cmd::Outbox { action } => outbox(action).await,
         Cmd::Deadline { level, hours, at } => deadline(level.as_deref(), hours, &at),
     };
     match result {
@@ -61,6 +84,67 @@ fn deadline(level: Option<&str>, hours: Option<u32>, at: &str) -> anyhow::Result
     };
     let due = cli::deadline(&schedule, &ProductionCalendar::russia(), level, hours, at)?;
     println!("{due}");
+    Ok(())
+}
+
+async fn worker() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    waviot_support_bot::startup::run_worker(settings, shutdown_signal()).await
+}
+
+async fn outbox(action: OutboxCmd) -> anyhow::Result<()> {
+    let (url, file) = Settings::storage_from_env()?;
+    let store = waviot_support_bot::storage::Store::connect(
+        url.expose_secret(),
+        &file.redis_prefix,
+        file.draft_ttl(),
+    )
+    .await?;
+    let outbox = store.outbox();
+    match action {
+        OutboxCmd::List => {
+            let pending = outbox.pending().await?;
+            let parked = outbox.parked().await?;
+            println!("waiting: {}", pending.len());
+            for (entry, due_ms) in pending {
+                let due = chrono::DateTime::from_timestamp_millis(due_ms)
+                    .map(|d| d.to_rfc3339())
+                    .unwrap_or_default();
+                println!(
+                    "  {}  kind={} attempts={} next={} case={} error={}",
+                    entry.id(),
+                    entry.outgoing.request.kind,
+                    entry.attempts,
+                    due,
+                    entry.case.as_ref().map_or("-", |c| c.case_number.as_str()),
+                    entry.last_error.as_deref().unwrap_or("-")
+                );
+            }
+            println!("parked: {}", parked.len());
+            for p in parked {
+                println!(
+                    "  {}  kind={} error={}",
+                    p.entry.id(),
+                    p.entry.outgoing.request.kind,
+                    p.error
+                );
+            }
+        }
+        OutboxCmd::Retry { id } => {
+            if outbox.retry(&id).await? {
+                println!("{id}: queued again");
+            } else {
+                anyhow::bail!("{id}: no parked request with this id");
+            }
+        }
+        OutboxCmd::RetryAll => {
+            let parked = outbox.parked().await?;
+            for p in &parked {
+                outbox.retry(p.entry.id()).await?;
+            }
+            println!("queued again: {}", parked.len());
+        }
+    }
     Ok(())
 }
 

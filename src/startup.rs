@@ -83,6 +83,96 @@ pub fn check_locales(catalog: &Catalog, i18n: &Localizer) -> anyhow::Result<()> 
     }
 }
 
+/// Builds a delivery worker (and the parts it shares with the bot) from the settings.
+///
+/// # Errors
+///
+/// Redis is unreachable, or the locale files are invalid.
+pub async fn build_worker(
+    settings: &Settings,
+    bot: &Bot,
+    store: &Store,
+    i18n: Arc<Localizer>,
+) -> anyhow::Result<Worker> {
+    let bot_cfg = &settings.bot;
+    let omnidesk = OmnideskClient::new(
+        settings.omnidesk.url.clone(),
+        settings.omnidesk.email.clone(),
+        settings.omnidesk.api_key.clone(),
+        Duration::from_secs(60),
+    )?;
+    let transfer = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(60))
+        .build()?;
+    let sla = Arc::new(Sla {
+        schedule: bot_cfg.schedule.clone(),
+        calendar: ProductionCalendar::russia(),
+    });
+    let deliverer = Deliverer::new(
+        omnidesk,
+        bot.clone(),
+        transfer,
+        i18n.clone(),
+        bot_cfg.omnidesk.clone(),
+        sla,
+    );
+    Ok(Worker {
+        outbox: store.outbox(),
+        store: store.clone(),
+        deliverer,
+        bot: bot.clone(),
+        i18n,
+        config: bot_cfg.worker_config(),
+        handle: WorkerHandle::new(),
+    })
+}
+
+/// The bot for the settings (token and API URL).
+pub fn bot(settings: &Settings) -> Bot {
+    let mut bot = Bot::new(settings.telegram.token.expose_secret());
+    if let Some(url) = &settings.telegram.api_url {
+        bot = bot.set_api_url(url.clone());
+    }
+    bot
+}
+
+/// Connects the store named by the settings.
+///
+/// # Errors
+///
+/// Redis is unreachable.
+pub async fn store(settings: &Settings) -> anyhow::Result<Store> {
+    Store::connect(
+        settings.redis.url.expose_secret(),
+        &settings.bot.redis_prefix,
+        settings.bot.draft_ttl(),
+    )
+    .await
+}
+
+/// Runs only the delivery worker until `shutdown` resolves (for extra delivery processes).
+///
+/// # Errors
+///
+/// Redis is unreachable or the locales are invalid.
+pub async fn run_worker(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = store(&settings).await?;
+    let i18n = Arc::new(Localizer::load(&settings.bot.locales_dir)?);
+    let worker = build_worker(&settings, &bot(&settings), &store, i18n).await?;
+    let stop = CancellationToken::new();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.cancel();
+    });
+    worker.run(stop).await;
+    Ok(())
+}
+
 /// The running bot: dispatcher plus its shutdown handle.
 pub struct Application {
     bot: Bot,
@@ -105,59 +195,19 @@ impl Application {
     /// Redis is unreachable, or the dialogue or locale files are invalid.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let bot_cfg = &settings.bot;
-        let store = Store::connect(
-            settings.redis.url.expose_secret(),
-            &bot_cfg.redis_prefix,
-            bot_cfg.draft_ttl(),
-        )
-        .await?;
+        let store = store(&settings).await?;
         let catalog = load_catalog(&bot_cfg.dialogues_dir)?;
         let i18n = Arc::new(Localizer::load(&bot_cfg.locales_dir)?);
         check_locales(&catalog, &i18n)?;
-
-        let mut bot = Bot::new(settings.telegram.token.expose_secret());
-        if let Some(url) = &settings.telegram.api_url {
-            bot = bot.set_api_url(url.clone());
-        }
-        let omnidesk = OmnideskClient::new(
-            settings.omnidesk.url.clone(),
-            settings.omnidesk.email.clone(),
-            settings.omnidesk.api_key.clone(),
-            Duration::from_secs(60),
-        )?;
-        let transfer = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .build()?;
-        let sla = Arc::new(Sla {
-            schedule: bot_cfg.schedule.clone(),
-            calendar: ProductionCalendar::russia(),
-        });
-        let deliverer = Deliverer::new(
-            omnidesk,
-            bot.clone(),
-            transfer,
-            i18n.clone(),
-            bot_cfg.omnidesk.clone(),
-            sla,
-        );
+        let bot = bot(&settings);
+        let worker = build_worker(&settings, &bot, &store, i18n.clone()).await?;
         let hosts = HostPolicy::new(bot_cfg.link_hosts.clone());
-        let handle = WorkerHandle::new();
-        let worker = Worker {
-            outbox: store.outbox(),
-            store: store.clone(),
-            deliverer,
-            bot: bot.clone(),
-            i18n: i18n.clone(),
-            config: bot_cfg.worker_config(),
-            handle: handle.clone(),
-        };
         let state = Arc::new(AppState::new(
             store,
             catalog,
             i18n,
             hosts,
-            handle,
+            worker.handle.clone(),
             Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
         ));
         Ok(Self {

@@ -388,6 +388,7 @@ async fn await_delivery(
     mut outcomes: tokio::sync::broadcast::Receiver<(String, crate::worker::Outcome)>,
 ) {
     use crate::worker::Outcome;
+    send(bot, chat, state.i18n.text(lang, "sending"), None).await;
     state.worker.wake();
     let wait = tokio::time::timeout(state.answer_wait, async {
         loop {

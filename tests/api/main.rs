@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+mod delivery;
 mod edge_cases;
 mod fake_omnidesk;
 mod fake_telegram;

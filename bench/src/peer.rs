@@ -1,0 +1,212 @@
+//! The bots under test, run as child processes, and their memory as the kernel reports it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::fake_telegram::{Hub, TOKEN};
+
+/// A bot to measure.
+#[derive(Debug, Clone)]
+pub enum Peer {
+    /// `waviot-support-bot run`.
+    Rust {
+        /// The release binary.
+        binary: PathBuf,
+        /// The repository (for `dialogues/` and `locales/`).
+        repo: PathBuf,
+    },
+    /// The aiogram 3 reference bot.
+    Aiogram {
+        /// The virtual environment's `python`.
+        python: PathBuf,
+        /// `bench/peers/aiogram/bot.py`.
+        script: PathBuf,
+    },
+}
+
+impl Peer {
+    /// Short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Peer::Rust { .. } => "waviot-support-bot (Rust, teloxide)",
+            Peer::Aiogram { .. } => "aiogram 3 (Python)",
+        }
+    }
+}
+
+/// Where a bot finds its fakes.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Fake Bot API base URL.
+    pub telegram: String,
+    /// Fake Omnidesk base URL.
+    pub omnidesk: String,
+    /// Redis URL (possibly the counting proxy).
+    pub redis: String,
+    /// Unique prefix of the bot's Redis keys.
+    pub prefix: String,
+}
+
+/// A running bot.
+#[derive(Debug)]
+pub struct BotProcess {
+    child: tokio::process::Child,
+    /// Its process id.
+    pub pid: u32,
+    /// Its combined stdout/stderr.
+    pub log: PathBuf,
+}
+
+/// Memory of a process, from `/proc/<pid>/status`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Memory {
+    /// Resident set now (`VmRSS`), KiB.
+    pub rss_kib: u64,
+    /// Peak resident set since start (`VmHWM`), KiB.
+    pub hwm_kib: u64,
+}
+
+impl Memory {
+    /// Reads `/proc/<pid>/status`.
+    pub fn of(pid: u32) -> Option<Self> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        Some(parse_status(&text))
+    }
+}
+
+/// Parses `VmRSS` and `VmHWM` (kB) out of a `/proc/<pid>/status` text.
+pub fn parse_status(text: &str) -> Memory {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    Memory {
+        rss_kib: field("VmRSS:"),
+        hwm_kib: field("VmHWM:"),
+    }
+}
+
+impl BotProcess {
+    /// Starts `peer` against `ends`, with its files in `dir`, and waits (at most 60 s) until
+    /// it polls `hub`.
+    ///
+    /// # Errors
+    ///
+    /// The process cannot start, exits, or does not poll in time (the log tail is quoted).
+    pub async fn start(peer: &Peer, ends: &Endpoints, dir: &Path, hub: &Hub) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let tag = ends.prefix.trim_end_matches(':');
+        let log = dir.join(format!("{tag}.log"));
+        let out = std::fs::File::create(&log)?;
+        let err = out.try_clone()?;
+        let mut cmd = match peer {
+            Peer::Rust { binary, repo } => {
+                let config = dir.join(format!("{tag}.toml"));
+                std::fs::write(
+                    &config,
+                    format!(
+                        "redis-prefix = {}\ndialogues-dir = {}\nlocales-dir = {}\npolling-timeout-secs = 1\nomnidesk-timeout-secs = 20\n",
+                        toml_str(&ends.prefix),
+                        toml_str(&repo.join("dialogues").display().to_string()),
+                        toml_str(&repo.join("locales").display().to_string()),
+                    ),
+                )?;
+                let mut c = tokio::process::Command::new(binary);
+                c.arg("run").env("BOT_CONFIG", &config).current_dir(repo);
+                c
+            }
+            Peer::Aiogram { python, script } => {
+                let mut c = tokio::process::Command::new(python);
+                c.arg(script).env("BOT_REDIS_PREFIX", &ends.prefix);
+                c
+            }
+        };
+        cmd.env("TELOXIDE_TOKEN", TOKEN)
+            .env("TELEGRAM_API_URL", &ends.telegram)
+            .env("OMNIDESK_URL", &ends.omnidesk)
+            .env("OMNIDESK_EMAIL", "bench@waviot.test")
+            .env("OMNIDESK_API_KEY", "bench-api-key")
+            .env("REDIS_URL", &ends.redis)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", peer.name()))?;
+        let pid = child.id().context("the bot has no pid")?;
+        let before = hub.polls();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if hub.polls() > before {
+                return Ok(Self { child, pid, log });
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!("{} exited ({status}) before polling:\n{}", peer.name(), tail(&log));
+            }
+            if Instant::now() >= deadline {
+                bail!("{} did not poll within 60 s:\n{}", peer.name(), tail(&log));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Its memory now.
+    pub fn memory(&self) -> Memory {
+        Memory::of(self.pid).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits up to 15 s, then kills it.
+    pub async fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status();
+        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    let escaped: String = s
+        .chars()
+        .flat_map(|c| match c {
+            '\\' => vec!['\\', '\\'],
+            '"' => vec!['\\', '"'],
+            c => vec![c],
+        })
+        .collect();
+    format!("\"{escaped}\"")
+}
+
+/// The last 2,000 characters of a log file.
+pub fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let chars: Vec<char> = text.chars().collect();
+    chars[chars.len().saturating_sub(2000)..].iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_fields_are_read_in_kib() {
+        let m = parse_status("Name:\tbot\nVmHWM:\t   24576 kB\nVmRSS:\t   20480 kB\n");
+        assert_eq!(m.hwm_kib, 24576);
+        assert_eq!(m.rss_kib, 20480);
+        assert_eq!(toml_str(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+}
