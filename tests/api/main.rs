@@ -9,3 +9,4 @@ mod fake_omnidesk;
 mod fake_telegram;
 mod helpers;
 mod intake_flow;
+mod processes;

@@ -1,0 +1,236 @@
+//! Real `waviot-support-bot` processes: two workers sharing one Redis, and a worker
+//! killed with SIGKILL at random moments. Both must deliver every request exactly once.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use intake_core::dialogue::{Answer, Request};
+use intake_core::domain::{Email, FreeText};
+use intake_core::urgency::Urgency;
+use waviot_support_bot::delivery::{Outgoing, Sender, short_token};
+use waviot_support_bot::outbox::{Entry, Outbox};
+use waviot_support_bot::storage::Store;
+
+use crate::fake_omnidesk::{Behaviour, FakeOmnidesk};
+use crate::fake_telegram::FakeTelegram;
+use crate::helpers::{API_KEY, STAFF_EMAIL, redis_url};
+
+fn entry(i: usize) -> Entry {
+    let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
+    Entry::new(Outgoing {
+        request: Request {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            kind: "custom-development".to_owned(),
+            urgency: Urgency::Low,
+            fields: vec![
+                (
+                    "description".to_owned(),
+                    text(&format!("Запрос номер {i}: нужна форма отчёта")),
+                ),
+                (
+                    "email".to_owned(),
+                    Answer::Email(Email::parse("a@b.ru").expect("email")),
+                ),
+                ("organization".to_owned(), text("ООО Тест")),
+                ("login".to_owned(), text("test")),
+            ],
+            submitted_at: chrono::Utc::now(),
+        },
+        chat_id: 900_000 + i64::try_from(i).expect("small"),
+        sender: Sender {
+            id: 900_000 + u64::try_from(i).expect("small"),
+            username: None,
+            full_name: format!("User {i}"),
+        },
+        lang: "ru".to_owned(),
+    })
+}
+
+struct Rig {
+    tg: FakeTelegram,
+    od: FakeOmnidesk,
+    prefix: String,
+    config: tempfile_path::TempConfig,
+}
+
+mod tempfile_path {
+    /// A BOT_CONFIG file removed on drop.
+    pub struct TempConfig(pub std::path::PathBuf);
+    impl Drop for TempConfig {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+async fn rig(lease_secs: u32) -> Rig {
+    let tg = FakeTelegram::start().await;
+    let od = FakeOmnidesk::start(STAFF_EMAIL, API_KEY).await;
+    let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let path =
+        std::env::temp_dir().join(format!("bot-config-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(
+        &path,
+        format!(
+            "redis-prefix = \"{prefix}\"\ndialogues-dir = \"{repo}/dialogues\"\nlocales-dir = \"{repo}/locales\"\n\
+             delivery-lease-secs = {lease_secs}\ndelivery-retry-base-ms = 100\ndelivery-retry-cap-secs = 2\n"
+        ),
+    )
+    .expect("config written");
+    Rig {
+        tg,
+        od,
+        prefix,
+        config: tempfile_path::TempConfig(path),
+    }
+}
+
+impl Rig {
+    fn worker(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
+            .arg("worker")
+            .env("TELOXIDE_TOKEN", FakeTelegram::TOKEN)
+            .env("TELEGRAM_API_URL", self.tg.api_url().as_str())
+            .env("OMNIDESK_URL", self.od.base_url())
+            .env("OMNIDESK_EMAIL", STAFF_EMAIL)
+            .env("OMNIDESK_API_KEY", API_KEY)
+            .env("REDIS_URL", redis_url())
+            .env("BOT_CONFIG", &self.config.0)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts")
+    }
+
+    async fn outbox(&self) -> Outbox {
+        Store::connect(&redis_url(), &self.prefix, Duration::from_secs(60))
+            .await
+            .expect("redis")
+            .outbox()
+    }
+
+    /// Cases per request token.
+    fn cases_by_token(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for case in self.od.cases() {
+            let subject = case
+                .fields
+                .get("subject")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let token = subject
+                .rsplit_once('[')
+                .map(|(_, t)| t.trim_end_matches(']').to_owned())
+                .unwrap_or(subject);
+            *counts.entry(token).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Asserts each entry has exactly one case and its user was told the number.
+    fn assert_exactly_once(&self, entries: &[Entry]) {
+        let counts = self.cases_by_token();
+        let duplicates: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(duplicates.is_empty(), "duplicate cases: {duplicates:?}");
+        for e in entries {
+            let token = short_token(e.id());
+            assert_eq!(counts.get(&token), Some(&1), "{token}: exactly one case");
+            let told = self
+                .tg
+                .messages_to(e.outgoing.chat_id)
+                .iter()
+                .any(|m| m.text.contains("664-"));
+            assert!(told, "{token}: the user got the case number");
+        }
+        assert_eq!(
+            self.od.cases().len(),
+            entries.len(),
+            "no case without a request"
+        );
+    }
+}
+
+async fn wait_delivered(rig: &Rig, outbox: &Outbox, n: usize, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if rig.od.cases().len() >= n
+            && outbox
+                .pending()
+                .await
+                .map(|p| p.is_empty())
+                .unwrap_or(false)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn two_worker_processes_deliver_200_requests_with_no_duplicate_and_no_loss() {
+    let rig = rig(5).await;
+    let outbox = rig.outbox().await;
+    let entries: Vec<Entry> = (0..200).map(entry).collect();
+    for (i, e) in entries.iter().enumerate() {
+        outbox.enqueue(e).await.expect("enqueued");
+        if i % 20 == 0 {
+            rig.od.push_behaviour(Behaviour::ServiceUnavailable);
+            rig.od.push_behaviour(Behaviour::CreateThenDropConnection);
+        }
+    }
+    let mut a = rig.worker();
+    let mut b = rig.worker();
+    let done = wait_delivered(&rig, &outbox, 200, Duration::from_secs(90)).await;
+    let _ = a.kill();
+    let _ = b.kill();
+    let _ = a.wait();
+    let _ = b.wait();
+    assert!(
+        done,
+        "all 200 delivered in time; cases: {}",
+        rig.od.cases().len()
+    );
+    rig.assert_exactly_once(&entries);
+}
+
+#[tokio::test]
+async fn a_worker_killed_with_sigkill_at_random_moments_delivers_each_request_exactly_once() {
+    let rig = rig(1).await;
+    let outbox = rig.outbox().await;
+    let entries: Vec<Entry> = (0..40).map(entry).collect();
+    for e in &entries {
+        outbox.enqueue(e).await.expect("enqueued");
+        rig.od
+            .push_behaviour(Behaviour::Delay(Duration::from_millis(150)));
+    }
+    let mut kills = 0;
+    let start = Instant::now();
+    while rig.od.cases().len() < entries.len()
+        && start.elapsed() < Duration::from_secs(60)
+        && kills < 25
+    {
+        let mut child = rig.worker();
+        let alive = Duration::from_millis(rand::random_range(150..900));
+        tokio::time::sleep(alive).await;
+        let _ = child.kill();
+        let _ = child.wait();
+        kills += 1;
+    }
+    let mut last = rig.worker();
+    let done = wait_delivered(&rig, &outbox, entries.len(), Duration::from_secs(60)).await;
+    let _ = last.kill();
+    let _ = last.wait();
+    assert!(kills >= 3, "the worker was killed several times");
+    assert!(done, "everything delivered after the last restart");
+    rig.assert_exactly_once(&entries);
+    println!(
+        "SIGKILL test: {} requests, {kills} kills, {} cases",
+        entries.len(),
+        rig.od.cases().len()
+    );
+}
