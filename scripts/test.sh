@@ -11,12 +11,14 @@ host="${hostport%%:*}"; port="${hostport##*:}"; [ "$port" = "$host" ] && port=63
 
 redis_up() { (exec 3<>"/dev/tcp/$host/$port" && printf 'PING\r\n' >&3 && read -r -t 2 reply <&3 && [[ "$reply" == +PONG* ]]) 2>/dev/null; }
 
+# The Redis-outage test starts its own redis-server, so the binary is needed either way.
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "test.sh: installing redis-server" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq redis-server >/dev/null; fi
+fi
+
 if ! redis_up; then
-    if ! command -v redis-server >/dev/null 2>&1; then
-        echo "test.sh: no Redis at $host:$port and no redis-server; installing it" >&2
-        if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
-        else sudo apt-get update -qq && sudo apt-get install -y -qq redis-server >/dev/null; fi
-    fi
     echo "test.sh: starting redis-server on $host:$port" >&2
     redis-server --daemonize yes --bind "$host" --port "$port" --save "" --appendonly no
     for _ in $(seq 1 50); do redis_up && break; sleep 0.1; done

@@ -107,6 +107,15 @@ pub struct BotFile {
     /// Longest retry delay of a failed delivery, in seconds.
     #[serde(default = "defaults::delivery_retry_cap_secs")]
     pub delivery_retry_cap_secs: u32,
+    /// Messages per second the bot sends in total (Telegram: about 30).
+    #[serde(default = "defaults::telegram_messages_per_sec")]
+    pub telegram_messages_per_sec: u32,
+    /// Messages per second to one chat (Telegram: about 1, short bursts allowed).
+    #[serde(default = "defaults::telegram_chat_messages_per_sec")]
+    pub telegram_chat_messages_per_sec: u32,
+    /// Burst of messages one chat may get at once.
+    #[serde(default = "defaults::telegram_chat_burst")]
+    pub telegram_chat_burst: u32,
     /// Working schedule for reaction deadlines (zone, hours per weekday, break).
     #[serde(default)]
     pub schedule: intake_core::sla::WorkSchedule,
@@ -166,6 +175,15 @@ mod defaults {
     }
     pub fn omnidesk_timeout_secs() -> u32 {
         5
+    }
+    pub fn telegram_messages_per_sec() -> u32 {
+        30
+    }
+    pub fn telegram_chat_messages_per_sec() -> u32 {
+        1
+    }
+    pub fn telegram_chat_burst() -> u32 {
+        4
     }
     pub fn delivery_lease_secs() -> u32 {
         60

@@ -226,6 +226,11 @@ impl Deliverer {
         &self.sla
     }
 
+    /// How long to hold writes to stay within Omnidesk's per-minute budget.
+    pub fn budget_wait(&self) -> Option<std::time::Duration> {
+        self.omnidesk.budget_wait()
+    }
+
     /// Looks for a case created earlier for the request with this token.
     ///
     /// # Errors

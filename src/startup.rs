@@ -19,7 +19,7 @@ use crate::delivery::{Deliverer, Sla};
 use crate::i18n::{LANGUAGES, Localizer};
 use crate::omnidesk::OmnideskClient;
 use crate::storage::Store;
-use crate::telegram::{self, AppState};
+use crate::telegram::{self, AppState, SendLimits};
 use crate::worker::{Worker, WorkerHandle};
 use intake_core::sla::ProductionCalendar;
 use tokio_util::sync::CancellationToken;
@@ -125,6 +125,11 @@ pub async fn build_worker(
         i18n,
         config: bot_cfg.worker_config(),
         handle: WorkerHandle::new(),
+        limits: Arc::new(SendLimits::new(
+            bot_cfg.telegram_messages_per_sec,
+            bot_cfg.telegram_chat_messages_per_sec,
+            bot_cfg.telegram_chat_burst,
+        )),
     })
 }
 
@@ -208,6 +213,7 @@ impl Application {
             i18n,
             hosts,
             worker.handle.clone(),
+            worker.limits.clone(),
             Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
         ));
         Ok(Self {

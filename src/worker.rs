@@ -104,6 +104,8 @@ pub struct Worker {
     pub config: WorkerConfig,
     /// Wake-ups and outcomes.
     pub handle: WorkerHandle,
+    /// Outgoing message pacing (shared with the bot).
+    pub limits: Arc<crate::telegram::SendLimits>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -196,6 +198,22 @@ impl Worker {
 
     async fn attempt(&self, entry: &mut Entry) -> Outcome {
         let id = entry.id().to_owned();
+        if entry.case.is_none()
+            && let Some(wait) = self.deliverer.budget_wait()
+        {
+            tracing::info!(
+                wait_ms = ms(wait),
+                "Omnidesk's per-minute budget is spent; waiting"
+            );
+            return self
+                .defer(
+                    entry,
+                    &DeliveryError::Omnidesk(OmnideskError::RateLimited {
+                        retry_after: Some(wait),
+                    }),
+                )
+                .await;
+        }
         if entry.case.is_none() && entry.attempts > 1 {
             // An earlier attempt may have created the case and lost the answer.
             let token = short_token(&id);
@@ -294,7 +312,7 @@ impl Worker {
             .map(|m| self.i18n.render(&out.lang, m))
             .collect::<Vec<_>>()
             .join("\n");
-        match send_text(&self.bot, ChatId(out.chat_id), text, None).await {
+        match send_text(&self.bot, &self.limits, ChatId(out.chat_id), text, None).await {
             Ok(()) => true,
             Err(teloxide::RequestError::Api(teloxide::ApiError::BotBlocked)) => {
                 let _ = self.store.set_blocked(out.chat_id).await;

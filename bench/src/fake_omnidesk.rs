@@ -48,8 +48,7 @@ impl Omnidesk {
     /// # Errors
     ///
     /// The port cannot be bound.
-    pub async fn start() -> anyhow::Result<(Arc<Self>, SocketAddr, tokio::task::JoinHandle<()>)>
-    {
+    pub async fn start() -> anyhow::Result<(Arc<Self>, SocketAddr, tokio::task::JoinHandle<()>)> {
         let me = Arc::new(Self::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

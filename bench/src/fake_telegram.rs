@@ -50,7 +50,8 @@ use crate::stats::{Samples, Summary};
 
 /// The bot token the fake expects (any other answers 401).
 pub const TOKEN: &str = "7000000001:AAHbenchTokenForTheWaviotSupportBot01";
-const BOT_JSON: &str = r#"{"id":7000000001,"is_bot":true,"first_name":"Bench Bot","username":"bench_bot"}"#;
+const BOT_JSON: &str =
+    r#"{"id":7000000001,"is_bot":true,"first_name":"Bench Bot","username":"bench_bot"}"#;
 const ME_JSON: &str = r#"{"id":7000000001,"is_bot":true,"first_name":"Bench Bot","username":"bench_bot","can_join_groups":true,"can_read_all_group_messages":false,"supports_inline_queries":false,"can_connect_to_business":false,"has_main_web_app":false}"#;
 /// The longest a `getUpdates` call waits for an update.
 const MAX_LONG_POLL: Duration = Duration::from_secs(2);
@@ -252,7 +253,12 @@ impl Inner {
                 let msg_id = self.next_message;
                 self.next_message += 1;
                 let entities = if t.starts_with('/') {
-                    let len = t.split_whitespace().next().unwrap_or("").encode_utf16().count();
+                    let len = t
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .encode_utf16()
+                        .count();
                     format!(r#","entities":[{{"type":"bot_command","offset":0,"length":{len}}}]"#)
                 } else {
                     String::new()
@@ -298,7 +304,12 @@ impl Inner {
 
     /// Applies a bot call to the chat's outstanding step; returns whether an update was
     /// queued as a consequence.
-    fn observe(&mut self, chat: i64, now: Instant, check: impl FnOnce(&mut Pending) -> Option<i64>) -> bool {
+    fn observe(
+        &mut self,
+        chat: i64,
+        now: Instant,
+        check: impl FnOnce(&mut Pending) -> Option<i64>,
+    ) -> bool {
         let Some(user) = self.users.get_mut(&chat) else {
             return false;
         };
@@ -322,14 +333,14 @@ impl Inner {
         let Some(mut user) = self.users.remove(&chat) else {
             return false;
         };
-        if let Some(handed) = user.handed {
-            if self.rec.on {
-                self.rec.latency.push(now.saturating_duration_since(handed));
-                self.rec
-                    .first
-                    .push(user.first.unwrap_or(now).saturating_duration_since(handed));
-                self.rec.updates += 1;
-            }
+        if let Some(handed) = user.handed
+            && self.rec.on
+        {
+            self.rec.latency.push(now.saturating_duration_since(handed));
+            self.rec
+                .first
+                .push(user.first.unwrap_or(now).saturating_duration_since(handed));
+            self.rec.updates += 1;
         }
         self.counters.completed += 1;
         user.pending = None;
@@ -648,7 +659,10 @@ fn json_response(status: StatusCode, body: String) -> Response {
 }
 
 fn ok(result: &str) -> Response {
-    json_response(StatusCode::OK, format!(r#"{{"ok":true,"result":{result}}}"#))
+    json_response(
+        StatusCode::OK,
+        format!(r#"{{"ok":true,"result":{result}}}"#),
+    )
 }
 
 fn error(status: StatusCode, description: &str) -> Response {
@@ -715,7 +729,9 @@ async fn call(hub: &Arc<Hub>, method: &str, p: Params) -> Response {
     let now = Instant::now();
     match method {
         "getme" => ok(ME_JSON),
-        "getwebhookinfo" => ok(r#"{"url":"","has_custom_certificate":false,"pending_update_count":0}"#),
+        "getwebhookinfo" => {
+            ok(r#"{"url":"","has_custom_certificate":false,"pending_update_count":0}"#)
+        }
         "deletewebhook" | "setmycommands" | "deletemycommands" | "sendchataction"
         | "deletemessage" | "close" | "logout" => ok("true"),
         "sendmessage" | "editmessagetext" | "editmessagereplymarkup" => {
@@ -880,7 +896,8 @@ mod tests {
         let body = inner.take_batch(0, 100, t0).expect("the /start update");
         assert!(body.contains(r#""text":"/start""#), "{body}");
         let chat = FIRST_USER;
-        let menu = serde_json::json!({"inline_keyboard":[[{"text":"x","callback_data":"g:devices"}]]});
+        let menu =
+            serde_json::json!({"inline_keyboard":[[{"text":"x","callback_data":"g:devices"}]]});
         // A message without the awaited button does not complete the step.
         assert!(!inner.observe(chat, t0, |p| {
             assert_eq!(p.button, Some("g:devices"));
@@ -895,10 +912,18 @@ mod tests {
         assert_eq!(inner.rec.updates, 1);
         // The press goes to the menu message and waits for its callback answer.
         let body = inner.take_batch(2, 100, t0).expect("the press");
-        assert!(body.contains(r#""message_id":42"#) && body.contains("g:devices"), "{body}");
+        assert!(
+            body.contains(r#""message_id":42"#) && body.contains("g:devices"),
+            "{body}"
+        );
         let user = &inner.users[&chat];
         assert_eq!(user.step, 1);
-        assert!(user.pending.as_ref().and_then(|p| p.callback.clone()).is_some());
+        assert!(
+            user.pending
+                .as_ref()
+                .and_then(|p| p.callback.clone())
+                .is_some()
+        );
     }
 
     #[test]
@@ -920,14 +945,20 @@ mod tests {
         )
         .expect("form");
         assert_eq!(as_i64(form.chat_id.as_ref()), Some(5));
-        assert!(markup_has(form.reply_markup.as_ref().expect("markup"), "send"));
+        assert!(markup_has(
+            form.reply_markup.as_ref().expect("markup"),
+            "send"
+        ));
         let json = parse_params(
             "application/json",
             br#"{"chat_id":5,"reply_markup":{"inline_keyboard":[[{"text":"a","callback_data":"send"}]]}}"#,
         )
         .expect("json");
         assert_eq!(as_i64(json.chat_id.as_ref()), Some(5));
-        assert!(markup_has(json.reply_markup.as_ref().expect("markup"), "send"));
+        assert!(markup_has(
+            json.reply_markup.as_ref().expect("markup"),
+            "send"
+        ));
         assert_eq!(doc_size("BENCHDOC-20971520-1000001-2"), Some(20_971_520));
     }
 }

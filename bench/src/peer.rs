@@ -100,7 +100,12 @@ impl BotProcess {
     /// # Errors
     ///
     /// The process cannot start, exits, or does not poll in time (the log tail is quoted).
-    pub async fn start(peer: &Peer, ends: &Endpoints, dir: &Path, hub: &Hub) -> anyhow::Result<Self> {
+    pub async fn start(
+        peer: &Peer,
+        ends: &Endpoints,
+        dir: &Path,
+        hub: &Hub,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let tag = ends.prefix.trim_end_matches(':');
         let log = dir.join(format!("{tag}.log"));
@@ -150,7 +155,11 @@ impl BotProcess {
                 return Ok(Self { child, pid, log });
             }
             if let Some(status) = child.try_wait()? {
-                bail!("{} exited ({status}) before polling:\n{}", peer.name(), tail(&log));
+                bail!(
+                    "{} exited ({status}) before polling:\n{}",
+                    peer.name(),
+                    tail(&log)
+                );
             }
             if Instant::now() >= deadline {
                 bail!("{} did not poll within 60 s:\n{}", peer.name(), tail(&log));

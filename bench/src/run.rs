@@ -155,7 +155,10 @@ struct Fakes {
 }
 
 impl Fakes {
-    async fn start(script: Vec<crate::scenario::Step>, attachment_size: u64) -> anyhow::Result<Self> {
+    async fn start(
+        script: Vec<crate::scenario::Step>,
+        attachment_size: u64,
+    ) -> anyhow::Result<Self> {
         let hub = Hub::new(script, attachment_size);
         let (tg, tg_task) = hub.serve().await?;
         let (omnidesk, od, od_task) = Omnidesk::start().await?;
@@ -522,9 +525,15 @@ mod tests {
     #[test]
     fn redis_urls_split_around_host_and_port() {
         let (h, hp, t) = split_redis_url("redis://127.0.0.1:6379").expect("url");
-        assert_eq!((h.as_str(), hp.as_str(), t.as_str()), ("redis://", "127.0.0.1:6379", ""));
+        assert_eq!(
+            (h.as_str(), hp.as_str(), t.as_str()),
+            ("redis://", "127.0.0.1:6379", "")
+        );
         let (h, hp, t) = split_redis_url("redis://:pw@localhost/2").expect("url");
-        assert_eq!((h.as_str(), hp.as_str(), t.as_str()), ("redis://:pw@", "localhost:6379", "/2"));
+        assert_eq!(
+            (h.as_str(), hp.as_str(), t.as_str()),
+            ("redis://:pw@", "localhost:6379", "/2")
+        );
         assert!(split_redis_url("rediss://x:1").is_err());
     }
 }

@@ -92,6 +92,13 @@ pub enum OmnideskError {
     },
 }
 
+/// What Omnidesk last said about the account's request budget (`api_calls_left`).
+#[derive(Debug, Default)]
+struct Budget {
+    left: Option<i64>,
+    seen_at: Option<std::time::Instant>,
+}
+
 /// Client for one Omnidesk account.
 #[derive(Clone)]
 pub struct OmnideskClient {
@@ -99,6 +106,7 @@ pub struct OmnideskClient {
     base: reqwest::Url,
     email: String,
     api_key: SecretString,
+    budget: std::sync::Arc<std::sync::Mutex<Budget>>,
 }
 
 impl std::fmt::Debug for OmnideskClient {
@@ -131,7 +139,32 @@ impl OmnideskClient {
             base,
             email,
             api_key,
+            budget: std::sync::Arc::default(),
         })
+    }
+
+    fn note_budget(&self, headers: &reqwest::header::HeaderMap) {
+        let left = headers
+            .get("api_calls_left")
+            .or_else(|| headers.get("api-calls-left"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        if let (Some(left), Ok(mut budget)) = (left, self.budget.lock()) {
+            budget.left = Some(left);
+            budget.seen_at = Some(std::time::Instant::now());
+        }
+    }
+
+    /// How long to wait before a write so as not to exceed the per-minute budget (a
+    /// create counts as 2 requests); `None` when there is room.
+    pub fn budget_wait(&self) -> Option<Duration> {
+        let budget = self.budget.lock().ok()?;
+        let (Some(left), Some(seen)) = (budget.left, budget.seen_at) else {
+            return None;
+        };
+        let window = Duration::from_secs(60);
+        let elapsed = seen.elapsed();
+        (left < 2 && elapsed < window).then(|| window - elapsed)
     }
 
     fn url(&self, path: &str) -> reqwest::Url {
@@ -162,6 +195,7 @@ impl OmnideskClient {
             })?)
         };
         let response = request.send().await.map_err(classify_send_error)?;
+        self.note_budget(response.headers());
         let status = response.status();
         if status.as_u16() == 429 {
             let headers = response.headers();
@@ -223,6 +257,7 @@ impl OmnideskClient {
             .send()
             .await
             .map_err(|e| OmnideskError::Unavailable(e.without_url().to_string()))?;
+        self.note_budget(response.headers());
         let status = response.status();
         if status.as_u16() == 429 {
             return Err(OmnideskError::RateLimited { retry_after: None });

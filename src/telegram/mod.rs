@@ -7,6 +7,7 @@
 //! applied once.
 
 mod extract;
+mod limits;
 mod render;
 
 use std::panic::AssertUnwindSafe;
@@ -30,6 +31,7 @@ use crate::storage::{LoadedSession, Store};
 use crate::worker::WorkerHandle;
 
 pub use extract::command;
+pub use limits::SendLimits;
 
 /// Everything the handler needs, shared by all updates.
 pub struct AppState {
@@ -43,6 +45,8 @@ pub struct AppState {
     pub hosts: HostPolicy,
     /// The local delivery worker.
     pub worker: WorkerHandle,
+    /// Outgoing message pacing.
+    pub limits: Arc<SendLimits>,
     /// How long the user waits for the case number before being told it will follow.
     pub answer_wait: Duration,
     reply_labels: Vec<(String, String)>,
@@ -62,6 +66,7 @@ impl AppState {
         i18n: Arc<Localizer>,
         hosts: HostPolicy,
         worker: WorkerHandle,
+        limits: Arc<SendLimits>,
         answer_wait: Duration,
     ) -> Self {
         let reply_labels = render::reply_labels(&i18n);
@@ -71,6 +76,7 @@ impl AppState {
             i18n,
             hosts,
             worker,
+            limits,
             answer_wait,
             reply_labels,
         }
@@ -296,7 +302,7 @@ async fn step_chat(
         return None;
     }
     for id in notices {
-        send(bot, chat, state.i18n.text(&lang, id), None).await;
+        send(state, bot, chat, state.i18n.text(&lang, id), None).await;
     }
     if let Err(e) = state.store.clear_blocked(chat.0).await {
         tracing::debug!(error.message = %e, "could not clear the blocked mark");
@@ -308,6 +314,7 @@ async fn step_chat(
                 let text = render::text(&state.i18n, &lang, &reply);
                 let editable = matches!(reply.keyboard, Keyboard::None | Keyboard::Inline(_));
                 if let (true, true, Some(origin)) = (reply.edit_origin, editable, inc.origin) {
+                    state.limits.wait(chat.0).await;
                     let mut edit = bot.edit_message_text(chat, origin, text.clone());
                     if let Some(kb) = render::inline(&state.i18n, &lang, &reply.keyboard) {
                         edit = edit.reply_markup(kb);
@@ -317,6 +324,7 @@ async fn step_chat(
                     }
                 }
                 send(
+                    state,
                     bot,
                     chat,
                     text,
@@ -340,8 +348,14 @@ async fn step_chat(
     toast
 }
 
-async fn send(bot: &Bot, chat: ChatId, text: String, markup: Option<teloxide::types::ReplyMarkup>) {
-    if let Err(e) = send_text(bot, chat, text, markup).await {
+async fn send(
+    state: &AppState,
+    bot: &Bot,
+    chat: ChatId,
+    text: String,
+    markup: Option<teloxide::types::ReplyMarkup>,
+) {
+    if let Err(e) = send_text(bot, &state.limits, chat, text, markup).await {
         tracing::warn!(error.message = %e, "sendMessage failed");
     }
 }
@@ -354,6 +368,7 @@ async fn send(bot: &Bot, chat: ChatId, text: String, markup: Option<teloxide::ty
 /// The last error when the message could not be sent.
 pub async fn send_text(
     bot: &Bot,
+    limits: &SendLimits,
     chat: ChatId,
     text: String,
     markup: Option<teloxide::types::ReplyMarkup>,
@@ -361,6 +376,7 @@ pub async fn send_text(
     let mut tries = 0;
     loop {
         tries += 1;
+        limits.wait(chat.0).await;
         let mut request = bot.send_message(chat, text.clone());
         if let Some(m) = markup.clone() {
             request = request.reply_markup(m);
@@ -388,7 +404,7 @@ async fn await_delivery(
     mut outcomes: tokio::sync::broadcast::Receiver<(String, crate::worker::Outcome)>,
 ) {
     use crate::worker::Outcome;
-    send(bot, chat, state.i18n.text(lang, "sending"), None).await;
+    send(state, bot, chat, state.i18n.text(lang, "sending"), None).await;
     state.worker.wake();
     let wait = tokio::time::timeout(state.answer_wait, async {
         loop {
@@ -403,7 +419,14 @@ async fn await_delivery(
     match wait {
         Ok(Some(Outcome::Delivered(_) | Outcome::Parked)) => {}
         Ok(Some(Outcome::Deferred) | None) | Err(_) => {
-            send(bot, chat, state.i18n.text(lang, "registered-saved"), None).await;
+            send(
+                state,
+                bot,
+                chat,
+                state.i18n.text(lang, "registered-saved"),
+                None,
+            )
+            .await;
         }
     }
 }

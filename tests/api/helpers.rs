@@ -48,6 +48,15 @@ pub struct TestApp {
 }
 
 pub fn settings(tg: &FakeTelegram, od: &FakeOmnidesk, prefix: &str) -> Settings {
+    settings_with_redis(tg, od, prefix, redis_url())
+}
+
+fn settings_with_redis(
+    tg: &FakeTelegram,
+    od: &FakeOmnidesk,
+    prefix: &str,
+    redis: String,
+) -> Settings {
     let bot = BotFile {
         redis_prefix: prefix.to_owned(),
         dialogues_dir: repo().join("dialogues"),
@@ -56,6 +65,9 @@ pub fn settings(tg: &FakeTelegram, od: &FakeOmnidesk, prefix: &str) -> Settings 
         omnidesk_timeout_secs: 5,
         delivery_retry_base_ms: 100,
         delivery_lease_secs: 3,
+        telegram_messages_per_sec: 1000,
+        telegram_chat_messages_per_sec: 1000,
+        telegram_chat_burst: 1000,
         ..BotFile::default()
     };
     Settings {
@@ -68,9 +80,7 @@ pub fn settings(tg: &FakeTelegram, od: &FakeOmnidesk, prefix: &str) -> Settings 
             email: STAFF_EMAIL.to_owned(),
             api_key: API_KEY.to_owned().into(),
         },
-        redis: RedisSettings {
-            url: redis_url().into(),
-        },
+        redis: RedisSettings { url: redis.into() },
         bot,
     }
 }
@@ -85,7 +95,18 @@ pub async fn spawn_app() -> TestApp {
 }
 
 async fn start(tg: FakeTelegram, od: FakeOmnidesk, prefix: String) -> TestApp {
-    let app = Application::build(settings(&tg, &od, &prefix))
+    start_with(tg, od, prefix, redis_url()).await
+}
+
+/// Starts the bot on given fakes, prefix and Redis.
+pub async fn start_with(
+    tg: FakeTelegram,
+    od: FakeOmnidesk,
+    prefix: String,
+    redis: String,
+) -> TestApp {
+    init_logs();
+    let app = Application::build(settings_with_redis(&tg, &od, &prefix, redis))
         .await
         .expect("the application builds");
     let (stop_tx, stop_rx) = oneshot::channel::<()>();

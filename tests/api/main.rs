@@ -10,3 +10,4 @@ mod fake_telegram;
 mod helpers;
 mod intake_flow;
 mod processes;
+mod resilience;

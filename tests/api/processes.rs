@@ -75,7 +75,7 @@ async fn rig(lease_secs: u32) -> Rig {
         &path,
         format!(
             "redis-prefix = \"{prefix}\"\ndialogues-dir = \"{repo}/dialogues\"\nlocales-dir = \"{repo}/locales\"\n\
-             delivery-lease-secs = {lease_secs}\ndelivery-retry-base-ms = 100\ndelivery-retry-cap-secs = 2\n"
+             delivery-lease-secs = {lease_secs}\ndelivery-retry-base-ms = 100\ndelivery-retry-cap-secs = 2\ntelegram-messages-per-sec = 1000\n"
         ),
     )
     .expect("config written");

@@ -1,0 +1,149 @@
+//! `intake-bench`: runs the intake benchmark against this repository's bot and, when
+//! given a Python with aiogram, against the aiogram 3 reference bot; prints the figures
+//! and the verdicts, and optionally writes them as JSON.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::Parser;
+use intake_bench::peer::Peer;
+use intake_bench::report::{self, Machine, Outcome};
+use intake_bench::run::{self, Env, Plan};
+
+/// Intake benchmark: fake Bot API + fake Omnidesk on 127.0.0.1, real Redis.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Short run (about 3 s windows) that finishes within a minute.
+    #[arg(long)]
+    quick: bool,
+    /// The bot's release binary.
+    #[arg(long, default_value = "target/release/waviot-support-bot")]
+    bot: PathBuf,
+    /// The repository root (dialogues/, locales/, bench/peers/).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Python of a virtual environment with the aiogram peer's requirements; without it
+    /// only the Rust bot runs.
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Redis to use.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Offered load of the fixed-rate window, updates/s.
+    #[arg(long, default_value_t = 1000)]
+    rate: u32,
+    /// Length of each measurement window, seconds (default 20; 3 with --quick).
+    #[arg(long)]
+    window_secs: Option<u64>,
+    /// Concurrent users at saturation.
+    #[arg(long, default_value_t = 256)]
+    saturation_users: usize,
+    /// Users in the offered-load pool.
+    #[arg(long, default_value_t = 200)]
+    offered_users: usize,
+    /// Skip the attachment-forwarding test.
+    #[arg(long)]
+    no_attachments: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match real_main().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("intake-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn real_main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let repo = std::fs::canonicalize(&args.repo).context("--repo")?;
+    let bot = std::fs::canonicalize(&args.bot).with_context(|| {
+        format!(
+            "{} (build it with cargo build --release)",
+            args.bot.display()
+        )
+    })?;
+    let window = Duration::from_secs(args.window_secs.unwrap_or(if args.quick { 3 } else { 20 }));
+    let plan = Plan {
+        warmup: Duration::from_secs(if args.quick { 1 } else { 3 }),
+        window,
+        offered_rate: args.rate,
+        offered_users: args.offered_users,
+        saturation_users: args.saturation_users,
+        calibration_intakes: 2,
+        attachment_intakes: if args.no_attachments { 0 } else { 5 },
+        attachments_per_intake: 2,
+        attachment_size: 20 * 1024 * 1024,
+    };
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let run_id = format!("{}-{stamp}", std::process::id());
+    let work_dir = repo.join("target").join("bench").join(&run_id);
+    let env = Env {
+        redis_url: args.redis_url.clone(),
+        work_dir: work_dir.clone(),
+        run_id,
+    };
+    let redis_version = redis_version(&args.redis_url).await?;
+
+    let mut peers = vec![Peer::Rust {
+        binary: bot,
+        repo: repo.clone(),
+    }];
+    if let Some(python) = &args.python {
+        peers.push(Peer::Aiogram {
+            python: python.clone(),
+            script: repo.join("bench/peers/aiogram/bot.py"),
+        });
+    }
+    let mut reports = Vec::new();
+    for peer in &peers {
+        reports.push(run::run_peer(peer, &plan, &env).await?);
+    }
+    let ratio = reports
+        .get(1)
+        .map(|a| reports[0].saturation.updates_per_sec / a.saturation.updates_per_sec.max(1e-9));
+    let verdicts = report::verdicts(&reports[0], reports.get(1), &plan);
+    let outcome = Outcome {
+        machine: Machine::describe(redis_version),
+        mode: if args.quick { "quick" } else { "full" }.to_owned(),
+        peers: reports,
+        ratio,
+        verdicts,
+    };
+    println!("{}", report::render(&outcome, &plan));
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&outcome)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("results: {}", path.display());
+    }
+    println!("bot logs: {}", work_dir.display());
+    Ok(())
+}
+
+async fn redis_version(url: &str) -> anyhow::Result<String> {
+    let client = redis::Client::open(url).context("invalid REDIS_URL")?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .with_context(|| format!("no Redis at {url}"))?;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut conn)
+        .await?;
+    Ok(info
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .unwrap_or("?")
+        .trim()
+        .to_owned())
+}

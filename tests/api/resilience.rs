@@ -1,0 +1,109 @@
+//! Trouble around the bot: Telegram rate limits, Redis going away and coming back.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::fake_omnidesk::FakeOmnidesk;
+use crate::fake_telegram::{Failure, FakeTelegram, TestUser};
+use crate::helpers::{API_KEY, STAFF_EMAIL, TestApp, WAIT, spawn_app, start_with};
+
+#[tokio::test]
+async fn a_telegram_429_is_waited_out_and_the_message_still_arrives() {
+    let app = spawn_app().await;
+    let user = TestUser::ru(800_001);
+    app.tg.fail_next(
+        "sendMessage",
+        1,
+        Failure::TooManyRequests { retry_after: 1 },
+    );
+    let started = Instant::now();
+    app.says(&user, "/help");
+    app.expect(&user, "8-800-550-51-89").await;
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(app.tg.calls("sendMessage"), 2, "the refused send and the resend");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn redis_server(port: u16) -> Option<Child> {
+    Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+async fn wait_for_port(port: u16) {
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("redis on {port} did not start");
+}
+
+#[tokio::test]
+async fn while_redis_is_down_users_are_told_to_repeat_and_the_bot_recovers_by_itself() {
+    let port = free_port();
+    let Some(mut redis) = redis_server(port) else {
+        panic!("redis-server is needed for this test (scripts/test.sh installs it)");
+    };
+    wait_for_port(port).await;
+    let tg = FakeTelegram::start().await;
+    let od = FakeOmnidesk::start(STAFF_EMAIL, API_KEY).await;
+    let app: TestApp = start_with(
+        tg,
+        od,
+        "outage:".to_owned(),
+        format!("redis://127.0.0.1:{port}"),
+    )
+    .await;
+    let user = TestUser::ru(800_002);
+    app.says(&user, "/start");
+    app.expect(&user, &app.tx("ru", "menu-title")).await;
+
+    let _ = redis.kill();
+    let _ = redis.wait();
+    app.says(&user, "/start");
+    app.expect(&user, &app.tx("ru", "temporarily-unavailable"))
+        .await;
+
+    let mut redis = redis_server(port).expect("redis restarts");
+    wait_for_port(port).await;
+    let deadline = Instant::now() + WAIT;
+    let mut recovered = false;
+    while Instant::now() < deadline && !recovered {
+        app.says(&user, "/help");
+        recovered = app
+            .tg
+            .wait_for_message(
+                user.chat_id(),
+                |m| m.text.contains("8-800-550-51-89"),
+                Duration::from_secs(1),
+            )
+            .await
+            .is_some();
+    }
+    let _ = redis.kill();
+    let _ = redis.wait();
+    assert!(recovered, "the bot answers again once Redis is back");
+}
