@@ -89,6 +89,9 @@ pub struct BotFile {
     /// Folder with the locales (`<lang>/*.ftl`).
     #[serde(default = "defaults::locales_dir")]
     pub locales_dir: PathBuf,
+    /// Folder of dry-run cases (`chat` without Omnidesk settings).
+    #[serde(default = "defaults::dry_run_dir")]
+    pub dry_run_dir: PathBuf,
     /// Link hosts taken without asking (`*.domain` matches subdomains).
     #[serde(default = "defaults::link_hosts")]
     pub link_hosts: Vec<String>,
@@ -164,6 +167,9 @@ mod defaults {
     }
     pub fn locales_dir() -> PathBuf {
         PathBuf::from("locales")
+    }
+    pub fn dry_run_dir() -> PathBuf {
+        PathBuf::from("data/dry-run")
     }
     pub fn link_hosts() -> Vec<String> {
         ["lk.waviot.ru", "*.waviot.ru", "*.waviot.com", "lk.curog.ru"]
@@ -301,6 +307,32 @@ fn url(name: &'static str, value: &str) -> Result<reqwest::Url, ConfigError> {
 }
 
 impl Settings {
+    /// Omnidesk settings when all three variables are set; `None` when none is.
+    ///
+    /// # Errors
+    ///
+    /// Only some are set, or the URL is malformed.
+    pub fn omnidesk_from_env() -> Result<Option<OmnideskSettings>, ConfigError> {
+        let set = |n: &str| std::env::var(n).is_ok_and(|v| !v.trim().is_empty());
+        if !set("OMNIDESK_URL") && !set("OMNIDESK_EMAIL") && !set("OMNIDESK_API_KEY") {
+            return Ok(None);
+        }
+        Ok(Some(OmnideskSettings {
+            url: url("OMNIDESK_URL", &required("OMNIDESK_URL")?)?,
+            email: required("OMNIDESK_EMAIL")?,
+            api_key: required("OMNIDESK_API_KEY")?.into(),
+        }))
+    }
+
+    /// The `BOT_CONFIG` file (defaults when unset).
+    ///
+    /// # Errors
+    ///
+    /// The file is invalid.
+    pub fn file_from_env() -> Result<BotFile, ConfigError> {
+        bot_file()
+    }
+
     /// Only what storage needs: `REDIS_URL` and `BOT_CONFIG` (for the key prefix).
     ///
     /// # Errors

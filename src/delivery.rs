@@ -184,12 +184,34 @@ pub fn build_case(
     }
 }
 
-/// Creates cases, fetching attachments from Telegram as streams.
+/// Where attachments are read from.
+#[derive(Clone)]
+pub enum FileSource {
+    /// Telegram: `getFile`, then a streamed download (`transfer` has no total timeout).
+    Telegram {
+        /// The bot.
+        bot: Bot,
+        /// HTTP client for downloads.
+        transfer: reqwest::Client,
+    },
+    /// Local files: a file's id is its path (the terminal chat).
+    Local,
+}
+
+/// Where cases are created.
+#[derive(Clone, Debug)]
+pub enum CaseSink {
+    /// A real Omnidesk account.
+    Omnidesk(OmnideskClient),
+    /// A local folder: one JSON file per case plus its attachments, numbered `DRY-000001`.
+    DryRun(crate::dry_run::DryRun),
+}
+
+/// Creates cases, streaming attachments from their source.
 #[derive(Clone)]
 pub struct Deliverer {
-    omnidesk: OmnideskClient,
-    bot: Bot,
-    transfer: reqwest::Client,
+    sink: CaseSink,
+    files: FileSource,
     i18n: Arc<Localizer>,
     mapping: OmnideskMapping,
     sla: Arc<Sla>,
@@ -197,24 +219,24 @@ pub struct Deliverer {
 
 impl std::fmt::Debug for Deliverer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deliverer").finish_non_exhaustive()
+        f.debug_struct("Deliverer")
+            .field("sink", &self.sink)
+            .finish_non_exhaustive()
     }
 }
 
 impl Deliverer {
-    /// A deliverer; `transfer` downloads files (it should have no total timeout).
+    /// A deliverer creating cases in `sink` with files from `files`.
     pub fn new(
-        omnidesk: OmnideskClient,
-        bot: Bot,
-        transfer: reqwest::Client,
+        sink: CaseSink,
+        files: FileSource,
         i18n: Arc<Localizer>,
         mapping: OmnideskMapping,
         sla: Arc<Sla>,
     ) -> Self {
         Self {
-            omnidesk,
-            bot,
-            transfer,
+            sink,
+            files,
             i18n,
             mapping,
             sla,
@@ -226,9 +248,17 @@ impl Deliverer {
         &self.sla
     }
 
+    /// Whether cases go to a dry-run folder.
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self.sink, CaseSink::DryRun(_))
+    }
+
     /// How long to hold writes to stay within Omnidesk's per-minute budget.
     pub fn budget_wait(&self) -> Option<std::time::Duration> {
-        self.omnidesk.budget_wait()
+        match &self.sink {
+            CaseSink::Omnidesk(client) => client.budget_wait(),
+            CaseSink::DryRun(_) => None,
+        }
     }
 
     /// Looks for a case created earlier for the request with this token.
@@ -237,12 +267,57 @@ impl Deliverer {
     ///
     /// The lookup failed.
     pub async fn find_existing(&self, token: &str) -> Result<Option<CreatedCase>, OmnideskError> {
-        self.omnidesk
-            .find_case_by_token(&format!("[{token}]"))
-            .await
+        let marker = format!("[{token}]");
+        match &self.sink {
+            CaseSink::Omnidesk(client) => client.find_case_by_token(&marker).await,
+            CaseSink::DryRun(dry) => dry.find(&marker).await,
+        }
     }
 
-    /// Creates the case for `out`, streaming its files from Telegram to Omnidesk.
+    async fn open(
+        &self,
+        file: &intake_core::dialogue::FileRef,
+    ) -> Result<Attachment, DeliveryError> {
+        match &self.files {
+            FileSource::Telegram { bot, transfer } => {
+                let tg_file = bot
+                    .get_file(teloxide::types::FileId(file.file_id.clone()))
+                    .await
+                    .map_err(|e| DeliveryError::Telegram(e.to_string()))?;
+                let stream = teloxide::net::download_file_stream(
+                    transfer,
+                    bot.api_url(),
+                    bot.token(),
+                    &tg_file.path,
+                )
+                .map_err(std::io::Error::other);
+                Ok(Attachment {
+                    name: file.name.clone(),
+                    mime: file.mime.clone(),
+                    size: u64::from(tg_file.meta.size),
+                    body: Box::pin(stream),
+                })
+            }
+            FileSource::Local => {
+                let handle = tokio::fs::File::open(&file.file_id)
+                    .await
+                    .map_err(|e| DeliveryError::Telegram(format!("{}: {e}", file.file_id)))?;
+                let size = handle
+                    .metadata()
+                    .await
+                    .map_err(|e| DeliveryError::Telegram(e.to_string()))?
+                    .len();
+                Ok(Attachment {
+                    name: file.name.clone(),
+                    mime: file.mime.clone(),
+                    size,
+                    body: Box::pin(tokio_util::io::ReaderStream::new(handle)),
+                })
+            }
+        }
+    }
+
+    /// Creates the case for `out`, streaming its files from their source.
     ///
     /// # Errors
     ///
@@ -252,27 +327,13 @@ impl Deliverer {
         let mut case = build_case(out, &self.i18n, &self.mapping, &self.sla);
         for (_, answer) in &out.request.fields {
             for file in answer.files() {
-                let tg_file = self
-                    .bot
-                    .get_file(teloxide::types::FileId(file.file_id.clone()))
-                    .await
-                    .map_err(|e| DeliveryError::Telegram(e.to_string()))?;
-                let stream = teloxide::net::download_file_stream(
-                    &self.transfer,
-                    self.bot.api_url(),
-                    self.bot.token(),
-                    &tg_file.path,
-                )
-                .map_err(std::io::Error::other);
-                case.attachments.push(Attachment {
-                    name: file.name.clone(),
-                    mime: file.mime.clone(),
-                    size: u64::from(tg_file.meta.size),
-                    body: reqwest::Body::wrap_stream(stream),
-                });
+                case.attachments.push(self.open(file).await?);
             }
         }
-        Ok(self.omnidesk.create_case(case).await?)
+        Ok(match &self.sink {
+            CaseSink::Omnidesk(client) => client.create_case(case).await?,
+            CaseSink::DryRun(dry) => dry.create(case).await?,
+        })
     }
 }
 

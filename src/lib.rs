@@ -9,9 +9,11 @@
 //! - [`delivery`] and [`omnidesk`]: turning a finished request into an Omnidesk case.
 //! - [`i18n`]: fluent texts; [`telemetry`]: logging.
 
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod dry_run;
 pub mod i18n;
 pub mod omnidesk;
 pub mod outbox;

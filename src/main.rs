@@ -20,6 +20,13 @@ struct Cli {
 enum Cmd {
     /// Serve Telegram by long polling (the default).
     Run,
+    /// Try the bot in the terminal: same dialogues and delivery; without Omnidesk
+    /// settings cases go to a dry-run folder.
+    Chat {
+        /// Language of the conversation (ru or en).
+        #[arg(long, default_value = "ru")]
+        lang: String,
+    },
     /// Run only the delivery worker (extra delivery processes beside the one polling bot).
     Worker,
     /// Inspect and replay the outbox of sent requests.
@@ -61,6 +68,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Run => run().await,
         Cmd::Worker => worker().await,
+        Cmd::Chat { lang } => chat(&lang).await,
         Cmd::Outbox { action } => outbox(action).await,
         Cmd::Deadline { level, hours, at } => deadline(level.as_deref(), hours, &at),
     };
@@ -85,6 +93,15 @@ fn deadline(level: Option<&str>, hours: Option<u32>, at: &str) -> anyhow::Result
     let due = cli::deadline(&schedule, &ProductionCalendar::russia(), level, hours, at)?;
     println!("{due}");
     Ok(())
+}
+
+async fn chat(lang: &str) -> anyhow::Result<()> {
+    let file = Settings::file_from_env()?;
+    let omnidesk = Settings::omnidesk_from_env()?;
+    let setup = waviot_support_bot::chat::ChatSetup::new(&file, omnidesk, lang)?;
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let mut stdout = std::io::stdout();
+    waviot_support_bot::chat::run(&setup, stdin, &mut stdout).await
 }
 
 async fn worker() -> anyhow::Result<()> {

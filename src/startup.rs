@@ -15,7 +15,7 @@ use teloxide::types::AllowedUpdate;
 use teloxide::update_listeners::Polling;
 
 use crate::config::Settings;
-use crate::delivery::{Deliverer, Sla};
+use crate::delivery::{CaseSink, Deliverer, FileSource, Sla};
 use crate::i18n::{LANGUAGES, Localizer};
 use crate::omnidesk::OmnideskClient;
 use crate::storage::Store;
@@ -110,9 +110,11 @@ pub async fn build_worker(
         calendar: ProductionCalendar::russia(),
     });
     let deliverer = Deliverer::new(
-        omnidesk,
-        bot.clone(),
-        transfer,
+        CaseSink::Omnidesk(omnidesk),
+        FileSource::Telegram {
+            bot: bot.clone(),
+            transfer,
+        },
         i18n.clone(),
         bot_cfg.omnidesk.clone(),
         sla,

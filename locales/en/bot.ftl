@@ -127,3 +127,8 @@ reaction-hours = Urgency: { $level }. Reaction within { $hours } working { $hour
        *[other] hours
     }.
 reaction-agreed = Urgency: { $level }, the time is agreed with the support specialist.
+
+chat-intro = Terminal chat of the WAVIoT support bot. Choose buttons by number; a file: /attach PATH; a phone: /contact NUMBER; a place: /location LAT LON; quit: /quit.
+chat-dry-run = Dry run: Omnidesk is not configured, requests are saved to the data/dry-run folder.
+chat-dry-run-saved = Dry run: request { $number } was saved in the dry-run folder.
+chat-attach-missing = File not found: { $path }

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+/// The bytes of an attachment, as they arrive from their source.
+pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;
+
 /// A file to attach, streamed from its source.
 pub struct Attachment {
     /// File name shown to agents.
@@ -16,7 +19,7 @@ pub struct Attachment {
     /// Exact length in bytes (sent as the part's length, so the request has a Content-Length).
     pub size: u64,
     /// The bytes.
-    pub body: reqwest::Body,
+    pub body: ByteStream,
 }
 
 impl std::fmt::Debug for Attachment {
@@ -346,10 +349,13 @@ fn case_form(case: NewCase) -> Result<reqwest::multipart::Form, String> {
         }
     }
     for (i, a) in case.attachments.into_iter().enumerate() {
-        let part = reqwest::multipart::Part::stream_with_length(a.body, a.size)
-            .file_name(a.name)
-            .mime_str(&a.mime)
-            .map_err(|e| format!("attachment {i} has an invalid MIME type: {e}"))?;
+        let part = reqwest::multipart::Part::stream_with_length(
+            reqwest::Body::wrap_stream(a.body),
+            a.size,
+        )
+        .file_name(a.name)
+        .mime_str(&a.mime)
+        .map_err(|e| format!("attachment {i} has an invalid MIME type: {e}"))?;
         form = form.part(format!("case[attachments][{i}]"), part);
     }
     Ok(form)

@@ -32,6 +32,7 @@ use crate::worker::WorkerHandle;
 
 pub use extract::command;
 pub use limits::SendLimits;
+pub use render::text as render_text;
 
 /// Everything the handler needs, shared by all updates.
 pub struct AppState {

@@ -13,15 +13,27 @@ const MAX_TEXT_CHARS: usize = 4096;
 
 /// The text of a reply, cut to Telegram's limit.
 pub fn text(i18n: &Localizer, lang: &str, reply: &Reply) -> String {
-    let paragraphs: Vec<String> = reply
-        .parts
-        .iter()
-        .map(|p| match p {
-            Part::Msg(m) => i18n.render(lang, m),
-            Part::Field { label, value } => format!("{}: {value}", i18n.render(lang, label)),
-        })
-        .collect();
-    clip(&paragraphs.join("\n\n"))
+    let mut out = String::new();
+    let mut previous_was_field = false;
+    for part in &reply.parts {
+        let (rendered, is_field) = match part {
+            Part::Msg(m) => (i18n.render(lang, m), false),
+            Part::Field { label, value } => {
+                (format!("{}: {value}", i18n.render(lang, label)), true)
+            }
+        };
+        if !out.is_empty() {
+            // Fields of a summary form one block; other parts are paragraphs.
+            out.push_str(if is_field && previous_was_field {
+                "\n"
+            } else {
+                "\n\n"
+            });
+        }
+        out.push_str(&rendered);
+        previous_was_field = is_field;
+    }
+    clip(&out)
 }
 
 /// Cuts `s` to fit a Telegram message (counted in UTF-16 units, which is never less

@@ -154,6 +154,14 @@ impl Rig {
     }
 }
 
+/// Request count: the default, or `EXACTLY_ONCE_N` for a larger run.
+fn count(default: usize) -> usize {
+    std::env::var("EXACTLY_ONCE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 async fn wait_delivered(rig: &Rig, outbox: &Outbox, n: usize, limit: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
@@ -175,7 +183,8 @@ async fn wait_delivered(rig: &Rig, outbox: &Outbox, n: usize, limit: Duration) -
 async fn two_worker_processes_deliver_200_requests_with_no_duplicate_and_no_loss() {
     let rig = rig(5).await;
     let outbox = rig.outbox().await;
-    let entries: Vec<Entry> = (0..200).map(entry).collect();
+    let n = count(200);
+    let entries: Vec<Entry> = (0..n).map(entry).collect();
     for (i, e) in entries.iter().enumerate() {
         outbox.enqueue(e).await.expect("enqueued");
         if i % 20 == 0 {
@@ -185,7 +194,7 @@ async fn two_worker_processes_deliver_200_requests_with_no_duplicate_and_no_loss
     }
     let mut a = rig.worker();
     let mut b = rig.worker();
-    let done = wait_delivered(&rig, &outbox, 200, Duration::from_secs(90)).await;
+    let done = wait_delivered(&rig, &outbox, n, Duration::from_secs(90 + n as u64 / 10)).await;
     let _ = a.kill();
     let _ = b.kill();
     let _ = a.wait();
@@ -202,7 +211,7 @@ async fn two_worker_processes_deliver_200_requests_with_no_duplicate_and_no_loss
 async fn a_worker_killed_with_sigkill_at_random_moments_delivers_each_request_exactly_once() {
     let rig = rig(1).await;
     let outbox = rig.outbox().await;
-    let entries: Vec<Entry> = (0..40).map(entry).collect();
+    let entries: Vec<Entry> = (0..count(40)).map(entry).collect();
     for e in &entries {
         outbox.enqueue(e).await.expect("enqueued");
         rig.od
@@ -222,7 +231,8 @@ async fn a_worker_killed_with_sigkill_at_random_moments_delivers_each_request_ex
         kills += 1;
     }
     let mut last = rig.worker();
-    let done = wait_delivered(&rig, &outbox, entries.len(), Duration::from_secs(60)).await;
+    let final_wait = Duration::from_secs(60 + entries.len() as u64 / 4);
+    let done = wait_delivered(&rig, &outbox, entries.len(), final_wait).await;
     let _ = last.kill();
     let _ = last.wait();
     assert!(kills >= 3, "the worker was killed several times");

@@ -20,7 +20,11 @@ async fn a_telegram_429_is_waited_out_and_the_message_still_arrives() {
     app.says(&user, "/help");
     app.expect(&user, "8-800-550-51-89").await;
     assert!(started.elapsed() >= Duration::from_secs(1));
-    assert_eq!(app.tg.calls("sendMessage"), 2, "the refused send and the resend");
+    assert_eq!(
+        app.tg.calls("sendMessage"),
+        2,
+        "the refused send and the resend"
+    );
 }
 
 fn free_port() -> u16 {

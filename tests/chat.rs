@@ -1,0 +1,88 @@
+//! The terminal chat driven through a pipe, ending in a dry-run case file.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[test]
+fn a_scripted_chat_from_a_pipe_ends_in_a_dry_run_case_with_every_field_and_the_attachment() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let dir = std::env::temp_dir().join(format!("chat-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[7u8; 3000][..]].concat();
+    let shot = dir.join("shot.png");
+    std::fs::write(&shot, &png).expect("png written");
+    let config = dir.join("bot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "dialogues-dir = \"{repo}/dialogues\"\nlocales-dir = \"{repo}/locales\"\ndry-run-dir = \"{}\"\n",
+            dir.join("dry-run").display()
+        ),
+    )
+    .expect("config written");
+    // Menu: 2 = devices, then 1 = device malfunction; "2" skips an optional step
+    // (Back is 1 there); after the file, 1 = Done; on the summary, 1 = Send.
+    let script = format!(
+        "2\n1\n0x7a48ac\n0123-4567-8901\nhttps://lk.waviot.ru/?id=5&key=SECRET\n\
+         Модем не выходит на связь третьи сутки\n2\n/attach {}\n1\nme@example.ru\nООО Тест\ntest\n2\n1\n",
+        shot.display()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
+        .arg("chat")
+        .env("BOT_CONFIG", &config)
+        .env_remove("OMNIDESK_URL")
+        .env_remove("OMNIDESK_EMAIL")
+        .env_remove("OMNIDESK_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chat starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    let output = child.wait_with_output().expect("chat ends at EOF");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("DRY-000001"), "{stdout}");
+    assert!(
+        stdout.contains("Пробный режим"),
+        "the bot says it is a dry run: {stdout}"
+    );
+
+    let case: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("dry-run/DRY-000001.json")).expect("case file"),
+    )
+    .expect("case JSON");
+    let content = case["content"].as_str().expect("content");
+    for expected in [
+        "ID модема (устройства): 7A48AC",
+        "Серийный номер счётчика: 012345678901",
+        "Ссылка на объект: https://lk.waviot.ru/?id=5",
+        "Описание проблемы: Модем не выходит на связь третьи сутки",
+        "Скриншоты: 1 (shot.png)",
+        "Ваш e-mail: me@example.ru",
+        "Организация (клиент): ООО Тест",
+        "Логин в личном кабинете: test",
+    ] {
+        assert!(content.contains(expected), "{expected:?} in\n{content}");
+    }
+    assert!(
+        !std::fs::read_to_string(dir.join("dry-run/DRY-000001.json"))
+            .expect("file")
+            .contains("SECRET")
+    );
+    assert_eq!(case["priority"], "high");
+    assert_eq!(case["attachments"][0]["file"], "DRY-000001/shot.png");
+    let copied = std::fs::read(dir.join("dry-run/DRY-000001/shot.png")).expect("attachment copied");
+    assert_eq!(copied, png);
+    let _ = std::fs::remove_dir_all(&dir);
+}
