@@ -10,6 +10,7 @@
 //! - [`i18n`]: fluent texts; [`telemetry`]: logging.
 
 pub mod chat;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod delivery;

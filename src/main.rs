@@ -27,6 +27,8 @@ enum Cmd {
         #[arg(long, default_value = "ru")]
         lang: String,
     },
+    /// Check the configuration, dialogues and locales; print `file: key: problem` lines.
+    Check,
     /// Run only the delivery worker (extra delivery processes beside the one polling bot).
     Worker,
     /// Inspect and replay the outbox of sent requests.
@@ -68,6 +70,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Run => run().await,
         Cmd::Worker => worker().await,
+        Cmd::Check => check(),
         Cmd::Chat { lang } => chat(&lang).await,
         Cmd::Outbox { action } => outbox(action).await,
         Cmd::Deadline { level, hours, at } => deadline(level.as_deref(), hours, &at),
@@ -102,6 +105,27 @@ async fn chat(lang: &str) -> anyhow::Result<()> {
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let mut stdout = std::io::stdout();
     waviot_support_bot::chat::run(&setup, stdin, &mut stdout).await
+}
+
+fn check() -> anyhow::Result<()> {
+    let config = std::env::var("BOT_CONFIG")
+        .ok()
+        .filter(|p| !p.trim().is_empty());
+    match waviot_support_bot::check::run(config.as_deref().map(std::path::Path::new)) {
+        Ok(summary) => {
+            println!(
+                "ok: {} request kinds, {} messages in every language",
+                summary.kinds, summary.messages
+            );
+            Ok(())
+        }
+        Err(problems) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            anyhow::bail!("{} problem(s) found", problems.len())
+        }
+    }
 }
 
 async fn worker() -> anyhow::Result<()> {

@@ -58,12 +58,7 @@ pub fn load_catalog(dir: &Path) -> anyhow::Result<Catalog> {
 ///
 /// Lists each missing `lang: id`.
 pub fn check_locales(catalog: &Catalog, i18n: &Localizer) -> anyhow::Result<()> {
-    let mut needed = catalog.message_ids();
-    needed.extend(
-        intake_core::domain::MESSAGE_IDS
-            .iter()
-            .map(|s| (*s).to_owned()),
-    );
+    let needed = crate::check::needed_ids(catalog);
     let mut missing = Vec::new();
     for lang in LANGUAGES {
         let Some(ids) = i18n.ids(lang) else {
@@ -79,7 +74,10 @@ pub fn check_locales(catalog: &Catalog, i18n: &Localizer) -> anyhow::Result<()> 
     if missing.is_empty() {
         Ok(())
     } else {
-        bail!("missing messages:\n{}", missing.join("\n"))
+        bail!(
+            "missing messages (run `waviot-support-bot check`):\n{}",
+            missing.join("\n")
+        )
     }
 }
 
