@@ -44,6 +44,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// Behaviour and data locations.
     pub bot: BotFile,
+    /// Address of the `/healthz` and `/metrics` endpoint (`HTTP_ADDR`).
+    pub http_addr: std::net::SocketAddr,
 }
 
 /// Telegram settings.
@@ -365,6 +367,15 @@ impl Settings {
         let api_key = required("OMNIDESK_API_KEY")?;
         let redis_url = redis_url()?;
         let bot = bot_file()?;
+        let http_addr = match std::env::var("HTTP_ADDR") {
+            Ok(v) if !v.trim().is_empty() => {
+                v.trim().parse().map_err(|e| ConfigError::Invalid {
+                    name: "HTTP_ADDR",
+                    problem: format!("{e} (expected host:port, e.g. 127.0.0.1:8080)"),
+                })?
+            }
+            _ => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
         Ok(Self {
             telegram: TelegramSettings {
                 token: token.into(),
@@ -379,6 +390,7 @@ impl Settings {
                 url: redis_url.into(),
             },
             bot,
+            http_addr,
         })
     }
 }

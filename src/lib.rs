@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod dry_run;
 pub mod i18n;
 pub mod omnidesk;
+pub mod ops;
 pub mod outbox;
 pub mod startup;
 pub mod storage;

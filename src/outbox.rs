@@ -343,6 +343,19 @@ impl Outbox {
         Ok(true)
     }
 
+    /// Numbers of waiting and parked requests.
+    ///
+    /// # Errors
+    ///
+    /// Redis is unreachable.
+    pub async fn depth(&self) -> anyhow::Result<(i64, i64)> {
+        use redis::AsyncCommands;
+        let mut conn = self.conn.clone();
+        let waiting: i64 = conn.zcard(self.key("outbox:due")).await?;
+        let parked: i64 = conn.hlen(self.key("outbox:parked")).await?;
+        Ok((waiting, parked))
+    }
+
     /// The case number of a delivered request.
     ///
     /// # Errors

@@ -18,6 +18,7 @@ use crate::config::Settings;
 use crate::delivery::{CaseSink, Deliverer, FileSource, Sla};
 use crate::i18n::{LANGUAGES, Localizer};
 use crate::omnidesk::OmnideskClient;
+use crate::ops::Metrics;
 use crate::storage::Store;
 use crate::telegram::{self, AppState, SendLimits};
 use crate::worker::{Worker, WorkerHandle};
@@ -130,6 +131,7 @@ pub async fn build_worker(
             bot_cfg.telegram_chat_messages_per_sec,
             bot_cfg.telegram_chat_burst,
         )),
+        metrics: Arc::new(Metrics::new()),
     })
 }
 
@@ -184,6 +186,8 @@ pub struct Application {
     state: Arc<AppState>,
     worker: Worker,
     polling_timeout: Duration,
+    http_addr: std::net::SocketAddr,
+    ops: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -210,18 +214,31 @@ impl Application {
         let state = Arc::new(AppState::new(
             store,
             catalog,
-            i18n,
             hosts,
-            worker.handle.clone(),
-            worker.limits.clone(),
+            &worker,
             Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
         ));
+        let (http_addr, ops) = crate::ops::bind(
+            settings.http_addr,
+            state.metrics.clone(),
+            state.store.clone(),
+        )
+        .await
+        .with_context(|| format!("Failed to bind HTTP_ADDR {}", settings.http_addr))?;
+        tracing::info!(%http_addr, "serving /healthz and /metrics");
         Ok(Self {
             bot,
             state,
             worker,
             polling_timeout: Duration::from_secs(u64::from(bot_cfg.polling_timeout_secs)),
+            http_addr,
+            ops: Box::pin(ops),
         })
+    }
+
+    /// Where `/healthz` and `/metrics` are served.
+    pub fn http_addr(&self) -> std::net::SocketAddr {
+        self.http_addr
     }
 
     /// Serves Telegram by long polling until `shutdown` resolves.
@@ -236,6 +253,7 @@ impl Application {
         if let Err(e) = telegram::publish_commands(&self.bot, &self.state.i18n).await {
             tracing::warn!(error.message = %e, "setMyCommands failed");
         }
+        let ops = tokio::spawn(self.ops);
         let listener = Polling::builder(self.bot.clone())
             .timeout(self.polling_timeout)
             .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
@@ -269,6 +287,7 @@ impl Application {
             .context("Failed to start serving Telegram");
         stop_worker.cancel();
         let _ = worker.await;
+        ops.abort();
         served?;
         Ok(())
     }

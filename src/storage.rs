@@ -148,6 +148,18 @@ impl Store {
         Ok(())
     }
 
+    /// Checks the server answers.
+    ///
+    /// # Errors
+    ///
+    /// Redis is unreachable.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
     /// The outbox on the same connection and prefix.
     pub fn outbox(&self) -> Outbox {
         Outbox::new(self.conn.clone(), &self.prefix)

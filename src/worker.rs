@@ -106,6 +106,8 @@ pub struct Worker {
     pub handle: WorkerHandle,
     /// Outgoing message pacing (shared with the bot).
     pub limits: Arc<crate::telegram::SendLimits>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::ops::Metrics>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -142,6 +144,11 @@ impl Worker {
                     for entry in entries {
                         let id = entry.id().to_owned();
                         let outcome = self.process(entry).await;
+                        match &outcome {
+                            Outcome::Delivered(_) => self.metrics.delivery("ok", true),
+                            Outcome::Parked => self.metrics.delivery("parked", true),
+                            Outcome::Deferred => self.metrics.delivery("retried", false),
+                        }
                         let _ = self.handle.outcomes.send((id, outcome));
                     }
                     continue;

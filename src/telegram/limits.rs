@@ -10,6 +10,8 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 pub struct SendLimits {
     overall: DefaultDirectRateLimiter,
     per_chat: DefaultKeyedRateLimiter<i64>,
+    /// Counts Telegram's 429 answers.
+    pub too_many_requests: prometheus_client::metrics::counter::Counter,
 }
 
 impl std::fmt::Debug for SendLimits {
@@ -26,6 +28,7 @@ impl SendLimits {
         Self {
             overall: RateLimiter::direct(Quota::per_second(nz(overall)).allow_burst(nz(overall))),
             per_chat: RateLimiter::keyed(Quota::per_second(nz(per_chat)).allow_burst(nz(burst))),
+            too_many_requests: prometheus_client::metrics::counter::Counter::default(),
         }
     }
 

@@ -23,6 +23,7 @@ use intake_core::msg::Msg;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 use teloxide::types::{BotCommand, ChatId, Me, MessageId, UpdateKind};
+use tracing::Instrument;
 
 use crate::delivery::{Outgoing, Sender};
 use crate::i18n::Localizer;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub worker: WorkerHandle,
     /// Outgoing message pacing.
     pub limits: Arc<SendLimits>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::ops::Metrics>,
     /// How long the user waits for the case number before being told it will follow.
     pub answer_wait: Duration,
     reply_labels: Vec<(String, String)>,
@@ -60,24 +63,24 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Bundles the parts.
+    /// Bundles the parts; the worker's handle, pacing and counters are shared with it.
     pub fn new(
         store: Store,
         catalog: Catalog,
-        i18n: Arc<Localizer>,
         hosts: HostPolicy,
-        worker: WorkerHandle,
-        limits: Arc<SendLimits>,
+        worker: &crate::worker::Worker,
         answer_wait: Duration,
     ) -> Self {
+        let i18n = worker.i18n.clone();
         let reply_labels = render::reply_labels(&i18n);
         Self {
             store,
             catalog,
             i18n,
             hosts,
-            worker,
-            limits,
+            worker: worker.handle.clone(),
+            limits: worker.limits.clone(),
+            metrics: worker.metrics.clone(),
             answer_wait,
             reply_labels,
         }
@@ -121,9 +124,26 @@ async fn handle_update(
         update.id = update.id.0,
         chat.id = tracing::field::Empty
     );
-    let result = AssertUnwindSafe(process(&bot, &update, &state, &me))
+    let started = std::time::Instant::now();
+    let result = AssertUnwindSafe(process(&bot, &update, &state, &me).instrument(span.clone()))
         .catch_unwind()
         .await;
+    let kind = match &update.kind {
+        UpdateKind::Message(_) => "message",
+        UpdateKind::CallbackQuery(_) => "callback_query",
+        _ => "other",
+    };
+    state
+        .metrics
+        .updates
+        .get_or_create(&crate::ops::KindLabel {
+            kind: kind.to_owned(),
+        })
+        .inc();
+    state
+        .metrics
+        .update_seconds
+        .observe(started.elapsed().as_secs_f64());
     let _enter = span.enter();
     match result {
         Ok(Ok(())) => {}
@@ -302,6 +322,9 @@ async fn step_chat(
         let _ = bot.send_message(chat, text).await;
         return None;
     }
+    if entry.is_some() {
+        state.metrics.submitted.inc();
+    }
     for id in notices {
         send(state, bot, chat, state.i18n.text(&lang, id), None).await;
     }
@@ -385,6 +408,7 @@ pub async fn send_text(
         match request.await {
             Ok(_) => return Ok(()),
             Err(teloxide::RequestError::RetryAfter(wait)) if tries < 3 => {
+                limits.too_many_requests.inc();
                 let wait = wait.duration().min(Duration::from_secs(60));
                 tracing::warn!(wait_secs = wait.as_secs(), "Telegram rate limit; waiting");
                 tokio::time::sleep(wait).await;

@@ -42,6 +42,8 @@ pub struct TestApp {
     pub od: FakeOmnidesk,
     pub prefix: String,
     pub i18n: Localizer,
+    /// Where `/healthz` and `/metrics` are served.
+    pub http_addr: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     seen: Mutex<HashMap<i64, usize>>,
@@ -82,6 +84,7 @@ fn settings_with_redis(
         },
         redis: RedisSettings { url: redis.into() },
         bot,
+        http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
     }
 }
 
@@ -109,6 +112,7 @@ pub async fn start_with(
     let app = Application::build(settings_with_redis(&tg, &od, &prefix, redis))
         .await
         .expect("the application builds");
+    let http_addr = app.http_addr();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stop_rx.await;
@@ -119,6 +123,7 @@ pub async fn start_with(
         od,
         prefix,
         i18n,
+        http_addr,
         stop: Some(stop_tx),
         task: Some(task),
         seen: Mutex::new(HashMap::new()),

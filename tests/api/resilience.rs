@@ -111,3 +111,60 @@ async fn while_redis_is_down_users_are_told_to_repeat_and_the_bot_recovers_by_it
     let _ = redis.wait();
     assert!(recovered, "the bot answers again once Redis is back");
 }
+
+#[tokio::test]
+async fn metrics_count_an_intake_and_healthz_reports_storage() {
+    let app = spawn_app().await;
+    let user = TestUser::ru(800_003);
+    app.says(&user, "/start");
+    app.choose_kind(&user, "ru", None, "custom-development")
+        .await;
+    app.says(&user, "Нужна форма отчёта по воде с разбивкой по подъездам");
+    app.expect(&user, "Шаг 2 из 7").await;
+    app.skip(&user, "ru").await;
+    app.expect(&user, "Шаг 3 из 7").await;
+    app.skip(&user, "ru").await;
+    for (n, answer) in [(4, "a@b.ru"), (5, "ООО Тест"), (6, "test")] {
+        app.expect(&user, &format!("Шаг {n} из 7")).await;
+        app.says(&user, answer);
+    }
+    app.expect(&user, "Шаг 7 из 7").await;
+    app.skip(&user, "ru").await;
+    let summary = app.expect(&user, &app.tx("ru", "review-title")).await;
+    app.taps(&user, &summary, &app.tx("ru", "btn-send"));
+    app.expect(&user, "664-245651").await;
+
+    let base = format!("http://{}", app.http_addr);
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in\n{metrics}"))
+    };
+    assert_eq!(value("waviot_bot_requests_submitted_total"), 1.0);
+    assert_eq!(value("waviot_bot_deliveries_total{kind=\"ok\"}"), 1.0);
+    assert_eq!(
+        value("waviot_bot_updates_handled_total{kind=\"message\"}"),
+        5.0
+    );
+    assert!(value("waviot_bot_updates_handled_total{kind=\"callback_query\"}") >= 4.0);
+    assert_eq!(value("waviot_bot_outbox_depth"), 0.0);
+    assert!(metrics.contains("waviot_bot_update_handling_seconds_bucket"));
+
+    let health: serde_json::Value = reqwest::get(format!("{base}/healthz"))
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["storage"], "ok");
+    assert_eq!(health["omnidesk"], "ok");
+}
