@@ -3,6 +3,7 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
+COPY bench ./bench
 COPY src ./src
 RUN cargo build --release --locked --bin waviot-support-bot
 
@@ -15,5 +16,8 @@ COPY --from=build /src/target/release/waviot-support-bot /usr/local/bin/waviot-s
 COPY dialogues ./dialogues
 COPY locales ./locales
 USER bot
+EXPOSE 8080
+ENV HTTP_ADDR=0.0.0.0:8080
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["waviot-support-bot"]
 CMD ["run"]
