@@ -9,6 +9,11 @@ use serde::Serialize;
 
 use crate::fake_telegram::{Hub, TOKEN};
 
+/// `BOT_CONFIG` lines that lift the bot's pacing of outgoing messages (by default about
+/// 30 a second overall and one a second per chat, Telegram's bulk limits): the fake Bot
+/// API has no limits, and the bench measures how fast the bot itself handles updates.
+pub const SEND_PACING_LIFTED: &str = "telegram-messages-per-sec = 1000000\ntelegram-chat-messages-per-sec = 100000\ntelegram-chat-burst = 100000\n";
+
 /// A bot to measure.
 #[derive(Debug, Clone)]
 pub enum Peer {
@@ -117,14 +122,17 @@ impl BotProcess {
                 std::fs::write(
                     &config,
                     format!(
-                        "redis-prefix = {}\ndialogues-dir = {}\nlocales-dir = {}\npolling-timeout-secs = 1\nomnidesk-timeout-secs = 20\n",
+                        "redis-prefix = {}\ndialogues-dir = {}\nlocales-dir = {}\npolling-timeout-secs = 1\nomnidesk-timeout-secs = 20\n{SEND_PACING_LIFTED}",
                         toml_str(&ends.prefix),
                         toml_str(&repo.join("dialogues").display().to_string()),
                         toml_str(&repo.join("locales").display().to_string()),
                     ),
                 )?;
                 let mut c = tokio::process::Command::new(binary);
-                c.arg("run").env("BOT_CONFIG", &config).current_dir(repo);
+                c.arg("run")
+                    .env("BOT_CONFIG", &config)
+                    .env("HTTP_ADDR", "127.0.0.1:0")
+                    .current_dir(repo);
                 c
             }
             Peer::Aiogram { python, script } => {

@@ -246,3 +246,40 @@ async fn a_worker_killed_with_sigkill_at_random_moments_delivers_each_request_ex
         rig.od.cases().len()
     );
 }
+
+#[tokio::test]
+async fn sigterm_mid_delivery_finishes_the_delivery_and_loses_nothing() {
+    let rig = rig(5).await;
+    let outbox = rig.outbox().await;
+    let entries = vec![entry(0)];
+    outbox.enqueue(&entries[0]).await.expect("enqueued");
+    rig.od
+        .push_behaviour(Behaviour::Delay(Duration::from_secs(2)));
+    let mut child = rig.worker();
+    assert!(
+        rig.od.wait_for_requests(1, Duration::from_secs(20)).await,
+        "the delivery started"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("status") {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the worker stops after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "a clean exit: {exit:?}");
+    assert!(
+        outbox.pending().await.expect("outbox").is_empty(),
+        "the delivery in hand was finished"
+    );
+    rig.assert_exactly_once(&entries);
+}
