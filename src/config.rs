@@ -46,6 +46,17 @@ pub struct Settings {
     pub bot: BotFile,
     /// Address of the `/healthz` and `/metrics` endpoint (`HTTP_ADDR`).
     pub http_addr: std::net::SocketAddr,
+    /// Webhook mode, when `WEBHOOK_URL` is set (long polling otherwise).
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// Webhook mode: Telegram POSTs updates to `url`, served on `HTTP_ADDR` at its path.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Public HTTPS URL Telegram sends updates to (`WEBHOOK_URL`).
+    pub url: reqwest::Url,
+    /// Secret token Telegram sends back in every request (`WEBHOOK_SECRET`).
+    pub secret: SecretString,
 }
 
 /// Telegram settings.
@@ -269,6 +280,37 @@ fn is_custom_field(s: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
+fn webhook_from_env() -> Result<Option<WebhookSettings>, ConfigError> {
+    let Some(raw) = std::env::var("WEBHOOK_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let url = url("WEBHOOK_URL", raw.trim())?;
+    if url.scheme() != "https" {
+        return Err(ConfigError::Invalid {
+            name: "WEBHOOK_URL",
+            problem: "Telegram sends webhooks to https URLs only".to_owned(),
+        });
+    }
+    let secret = required("WEBHOOK_SECRET")?;
+    let valid = (1..=256).contains(&secret.len())
+        && secret
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(ConfigError::Invalid {
+            name: "WEBHOOK_SECRET",
+            problem: "1-256 characters of A-Z, a-z, 0-9, _ and -".to_owned(),
+        });
+    }
+    Ok(Some(WebhookSettings {
+        url,
+        secret: secret.into(),
+    }))
+}
+
 fn redis_url() -> Result<String, ConfigError> {
     let redis_url = required("REDIS_URL")?;
     if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
@@ -376,6 +418,7 @@ impl Settings {
             }
             _ => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
+        let webhook = webhook_from_env()?;
         Ok(Self {
             telegram: TelegramSettings {
                 token: token.into(),
@@ -391,6 +434,7 @@ impl Settings {
             },
             bot,
             http_addr,
+            webhook,
         })
     }
 }

@@ -203,20 +203,53 @@ async fn metrics_text(State(s): State<OpsState>) -> impl IntoResponse {
 /// # Errors
 ///
 /// The address cannot be bound.
-pub async fn bind(
-    addr: SocketAddr,
-    metrics: Arc<Metrics>,
-    store: Store,
-) -> anyhow::Result<(SocketAddr, impl Future<Output = ()> + Send + use<>)> {
-    let app = Router::new()
+pub async fn bind(addr: SocketAddr, metrics: Arc<Metrics>, store: Store) -> anyhow::Result<Server> {
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .with_state(OpsState { metrics, store });
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    Ok((bound, async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error.message = %e, "ops endpoint stopped");
+    Ok(Server { listener, router })
+}
+
+/// A bound HTTP server that more routes can be added to before it starts.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    router: Router,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .finish()
+    }
+}
+
+impl Server {
+    /// The bound address.
+    ///
+    /// # Errors
+    ///
+    /// The socket has no local address.
+    pub fn addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Adds routes.
+    #[must_use]
+    pub fn merge(mut self, routes: Router) -> Self {
+        self.router = self.router.merge(routes);
+        self
+    }
+
+    /// Serves until `shutdown` resolves, then lets requests in flight finish.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        if let Err(e) = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error.message = %e, "HTTP endpoint stopped");
         }
-    }))
+    }
 }

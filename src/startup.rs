@@ -187,7 +187,8 @@ pub struct Application {
     worker: Worker,
     polling_timeout: Duration,
     http_addr: std::net::SocketAddr,
-    ops: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    server: crate::ops::Server,
+    webhook: Option<crate::config::WebhookSettings>,
 }
 
 impl std::fmt::Debug for Application {
@@ -218,21 +219,36 @@ impl Application {
             &worker,
             Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
         ));
-        let (http_addr, ops) = crate::ops::bind(
+        let mut server = crate::ops::bind(
             settings.http_addr,
             state.metrics.clone(),
             state.store.clone(),
         )
         .await
         .with_context(|| format!("Failed to bind HTTP_ADDR {}", settings.http_addr))?;
-        tracing::info!(%http_addr, "serving /healthz and /metrics");
+        let http_addr = server.addr()?;
+        if let Some(hook) = &settings.webhook {
+            let me = bot
+                .get_me()
+                .await
+                .context("Failed to reach Telegram (getMe)")?;
+            server = server.merge(telegram::webhook::routes(
+                &hook.url,
+                bot.clone(),
+                state.clone(),
+                me,
+                hook.secret.clone(),
+            ));
+        }
+        tracing::info!(%http_addr, webhook = settings.webhook.is_some(), "serving /healthz and /metrics");
         Ok(Self {
             bot,
             state,
             worker,
             polling_timeout: Duration::from_secs(u64::from(bot_cfg.polling_timeout_secs)),
             http_addr,
-            ops: Box::pin(ops),
+            server,
+            webhook: settings.webhook.clone(),
         })
     }
 
@@ -241,11 +257,12 @@ impl Application {
         self.http_addr
     }
 
-    /// Serves Telegram by long polling until `shutdown` resolves.
+    /// Serves Telegram (long polling, or the webhook when configured) until `shutdown`
+    /// resolves, then finishes the updates and the delivery in hand.
     ///
     /// # Errors
     ///
-    /// Telegram could not be reached at start (`getMe`).
+    /// Telegram could not be reached at start.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -253,42 +270,82 @@ impl Application {
         if let Err(e) = telegram::publish_commands(&self.bot, &self.state.i18n).await {
             tracing::warn!(error.message = %e, "setMyCommands failed");
         }
-        let ops = tokio::spawn(self.ops);
-        let listener = Polling::builder(self.bot.clone())
-            .timeout(self.polling_timeout)
-            .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
-            .build();
-        let mut dispatcher = Dispatcher::builder(self.bot.clone(), telegram::schema())
-            .dependencies(dptree::deps![self.state.clone()])
-            .default_handler(|_| async {})
-            .build();
-        let token: ShutdownToken = dispatcher.shutdown_token();
+        let stop = CancellationToken::new();
         let stop_worker = CancellationToken::new();
         let worker = tokio::spawn(self.worker.run(stop_worker.clone()));
+        let stopper = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
-            // Retry until the dispatcher has started, then wait for it to drain.
-            loop {
-                match token.shutdown() {
-                    Ok(done) => {
-                        done.await;
-                        break;
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-            }
+            stopper.cancel();
         });
-        let served = dispatcher
-            .try_dispatch_with_listener(
-                listener,
-                LoggingErrorHandler::with_custom_text("An error from the update listener"),
-            )
-            .await
-            .context("Failed to start serving Telegram");
+        let served = match &self.webhook {
+            Some(hook) => {
+                telegram::webhook::register(&self.bot, hook.url.clone(), &hook.secret)
+                    .await
+                    .context("Failed to register the webhook (setWebhook)")?;
+                tracing::info!("serving Telegram by webhook");
+                let until = stop.clone();
+                self.server
+                    .serve(async move { until.cancelled().await })
+                    .await;
+                Ok(())
+            }
+            None => {
+                let ops = tokio::spawn(self.server.serve({
+                    let until = stop.clone();
+                    async move { until.cancelled().await }
+                }));
+                let served = poll(
+                    self.bot.clone(),
+                    self.state.clone(),
+                    self.polling_timeout,
+                    stop,
+                )
+                .await;
+                let _ = ops.await;
+                served
+            }
+        };
         stop_worker.cancel();
         let _ = worker.await;
-        ops.abort();
-        served?;
-        Ok(())
+        served
     }
+}
+
+/// Long polling until `stop` is cancelled.
+async fn poll(
+    bot: Bot,
+    state: Arc<AppState>,
+    timeout: Duration,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = Polling::builder(bot.clone())
+        .timeout(timeout)
+        .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+        .build();
+    let mut dispatcher = Dispatcher::builder(bot, telegram::schema())
+        .dependencies(dptree::deps![state])
+        .default_handler(|_| async {})
+        .build();
+    let token: ShutdownToken = dispatcher.shutdown_token();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        // Retry until the dispatcher has started, then wait for it to drain.
+        loop {
+            match token.shutdown() {
+                Ok(done) => {
+                    done.await;
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    });
+    dispatcher
+        .try_dispatch_with_listener(
+            listener,
+            LoggingErrorHandler::with_custom_text("An error from the update listener"),
+        )
+        .await
+        .context("Failed to start serving Telegram")
 }

@@ -9,6 +9,7 @@
 mod extract;
 mod limits;
 mod render;
+pub mod webhook;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -89,7 +90,7 @@ impl AppState {
 
 /// The dispatcher's handler tree: every update goes to [`handle_update`].
 pub fn schema() -> UpdateHandler<anyhow::Error> {
-    dptree::entry().endpoint(handle_update)
+    dptree::entry().endpoint(handle_update_endpoint)
 }
 
 /// Publishes the command menu in Russian (also the default) and English.
@@ -112,13 +113,19 @@ pub async fn publish_commands(bot: &Bot, i18n: &Localizer) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Handles one update; a panic inside is caught and logged so the dispatcher survives.
-async fn handle_update(
+/// The dispatcher's endpoint.
+async fn handle_update_endpoint(
     bot: Bot,
     update: Update,
     state: Arc<AppState>,
     me: Me,
 ) -> anyhow::Result<()> {
+    handle_update(bot, update, state, me).await;
+    Ok(())
+}
+
+/// Handles one update; a panic inside is caught and logged so the bot survives it.
+pub(crate) async fn handle_update(bot: Bot, update: Update, state: Arc<AppState>, me: Me) {
     let span = tracing::info_span!(
         "update",
         update.id = update.id.0,
@@ -150,7 +157,6 @@ async fn handle_update(
         Ok(Err(e)) => tracing::error!(error.message = %e, error.cause_chain = ?e, "update failed"),
         Err(_) => tracing::error!("update handler panicked"),
     }
-    Ok(())
 }
 
 /// Where an update came from and what it says.

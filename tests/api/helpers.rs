@@ -85,6 +85,7 @@ fn settings_with_redis(
         redis: RedisSettings { url: redis.into() },
         bot,
         http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        webhook: None,
     }
 }
 
@@ -108,8 +109,28 @@ pub async fn start_with(
     prefix: String,
     redis: String,
 ) -> TestApp {
+    let settings = settings_with_redis(&tg, &od, &prefix, redis);
+    start_with_settings(tg, od, prefix, settings).await
+}
+
+/// Starts fresh fakes and the bot with settings adjusted by `adjust`.
+pub async fn spawn_app_configured(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let tg = FakeTelegram::start().await;
+    let od = FakeOmnidesk::start(STAFF_EMAIL, API_KEY).await;
+    let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+    let mut settings = settings(&tg, &od, &prefix);
+    adjust(&mut settings);
+    start_with_settings(tg, od, prefix, settings).await
+}
+
+async fn start_with_settings(
+    tg: FakeTelegram,
+    od: FakeOmnidesk,
+    prefix: String,
+    settings: Settings,
+) -> TestApp {
     init_logs();
-    let app = Application::build(settings_with_redis(&tg, &od, &prefix, redis))
+    let app = Application::build(settings)
         .await
         .expect("the application builds");
     let http_addr = app.http_addr();

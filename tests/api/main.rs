@@ -11,3 +11,4 @@ mod helpers;
 mod intake_flow;
 mod processes;
 mod resilience;
+mod webhook;
