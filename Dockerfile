@@ -10,12 +10,15 @@ RUN cargo build --release --locked --bin waviot-support-bot
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home /app bot
+    && useradd --system --uid 10001 --home /app bot \
+    && mkdir -p /app/data && chown bot /app/data
 WORKDIR /app
 COPY --from=build /src/target/release/waviot-support-bot /usr/local/bin/waviot-support-bot
 COPY dialogues ./dialogues
 COPY locales ./locales
 USER bot
+# Without REDIS_URL the bot keeps its state in /app/data/bot.db: mount a volume here.
+VOLUME ["/app/data"]
 EXPOSE 8080
 ENV HTTP_ADDR=0.0.0.0:8080
 STOPSIGNAL SIGTERM

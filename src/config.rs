@@ -82,8 +82,9 @@ pub struct OmnideskSettings {
 /// Redis settings.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
-    /// Connection URL (`REDIS_URL`); may hold a password, so kept secret.
-    pub url: SecretString,
+    /// Connection URL (`REDIS_URL`); may hold a password, so kept secret. `None`: the
+    /// embedded store in the file `data-file` instead.
+    pub url: Option<SecretString>,
 }
 
 /// The optional TOML file named by `BOT_CONFIG`; every key has a default.
@@ -93,6 +94,9 @@ pub struct BotFile {
     /// Prefix of every Redis key.
     #[serde(default = "defaults::redis_prefix")]
     pub redis_prefix: String,
+    /// File of the embedded store, used when `REDIS_URL` is not set.
+    #[serde(default = "defaults::data_file")]
+    pub data_file: PathBuf,
     /// Days an unfinished draft is kept.
     #[serde(default = "defaults::draft_ttl_days")]
     pub draft_ttl_days: u32,
@@ -171,6 +175,9 @@ mod defaults {
 
     pub fn redis_prefix() -> String {
         "waviot-bot:".to_owned()
+    }
+    pub fn data_file() -> PathBuf {
+        PathBuf::from("data/bot.db")
     }
     pub fn draft_ttl_days() -> u32 {
         7
@@ -311,15 +318,18 @@ fn webhook_from_env() -> Result<Option<WebhookSettings>, ConfigError> {
     }))
 }
 
-fn redis_url() -> Result<String, ConfigError> {
-    let redis_url = required("REDIS_URL")?;
+/// `REDIS_URL` when set (`None`: the embedded store).
+fn redis_url() -> Result<Option<SecretString>, ConfigError> {
+    let Ok(redis_url) = required("REDIS_URL") else {
+        return Ok(None);
+    };
     if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
         return Err(ConfigError::Invalid {
             name: "REDIS_URL",
             problem: "must start with redis:// or rediss://".to_owned(),
         });
     }
-    Ok(redis_url)
+    Ok(Some(redis_url.into()))
 }
 
 fn bot_file() -> Result<BotFile, ConfigError> {
@@ -377,14 +387,15 @@ impl Settings {
         bot_file()
     }
 
-    /// Only what storage needs: `REDIS_URL` and `BOT_CONFIG` (for the key prefix).
+    /// Only what storage needs: `REDIS_URL` (`None` when unset: the embedded store) and
+    /// `BOT_CONFIG` (for the key prefix or the data file).
     ///
     /// # Errors
     ///
-    /// `REDIS_URL` is missing or malformed, or `BOT_CONFIG` is invalid.
-    pub fn storage_from_env() -> Result<(SecretString, BotFile), ConfigError> {
+    /// `REDIS_URL` is malformed, or `BOT_CONFIG` is invalid.
+    pub fn storage_from_env() -> Result<(Option<SecretString>, BotFile), ConfigError> {
         let redis_url = redis_url()?;
-        Ok((redis_url.into(), bot_file()?))
+        Ok((redis_url, bot_file()?))
     }
 
     /// Reads the settings from the environment (and `BOT_CONFIG`, when set).
@@ -429,9 +440,7 @@ impl Settings {
                 email,
                 api_key: api_key.into(),
             },
-            redis: RedisSettings {
-                url: redis_url.into(),
-            },
+            redis: RedisSettings { url: redis_url },
             bot,
             http_addr,
             webhook,

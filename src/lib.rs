@@ -5,7 +5,7 @@
 //! - [`config`]: settings from the environment and `BOT_CONFIG`.
 //! - [`startup`]: [`startup::Application`], built the same way by `main` and the tests.
 //! - [`telegram`]: the Telegram adapter around the pure dialogue of `intake_core`.
-//! - [`storage`]: sessions, profiles and the outbox in Redis.
+//! - [`storage`]: sessions, profiles and the outbox, in Redis or an embedded SQLite file.
 //! - [`delivery`] and [`omnidesk`]: turning a finished request into an Omnidesk case.
 //! - [`i18n`]: fluent texts; [`telemetry`]: logging.
 

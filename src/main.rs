@@ -135,12 +135,8 @@ async fn worker() -> anyhow::Result<()> {
 
 async fn outbox(action: OutboxCmd) -> anyhow::Result<()> {
     let (url, file) = Settings::storage_from_env()?;
-    let store = waviot_support_bot::storage::Store::connect(
-        url.expose_secret(),
-        &file.redis_prefix,
-        file.draft_ttl(),
-    )
-    .await?;
+    let url = url.as_ref().map(|u| u.expose_secret());
+    let store = waviot_support_bot::storage::Store::open(url, &file).await?;
     let outbox = store.outbox();
     match action {
         OutboxCmd::List => {

@@ -1,25 +1,28 @@
 //! The durable outbox: requests whose Send was acknowledged, delivered to Omnidesk
-//! exactly once by one or more workers sharing a Redis.
+//! exactly once by one or more workers sharing a store (Redis, or the embedded file; see
+//! [`crate::storage`] for the contract both keep).
 //!
 //! # Design: a reliable queue with leases (not a Redis Stream)
 //!
-//! - `outbox:items` (hash) holds each request with its delivery state ([`Entry`]);
-//!   `outbox:due` (sorted set) holds, per request, the time (ms) it may next be tried.
-//! - The Send step adds both in the same MULTI/EXEC that closes the draft.
-//! - A worker *claims* due requests with one Lua script: it picks members whose time has
-//!   come and pushes their time forward by a lease. While a worker delivers, it keeps
-//!   extending the lease; if it dies, the lease runs out and another worker claims the
-//!   request. Claiming is atomic, so two workers never take the same request at once.
+//! - Each waiting request is stored with its delivery state ([`Entry`]) and the time (ms)
+//!   it may next be tried. In Redis: `outbox:items` (hash) and `outbox:due` (sorted set);
+//!   in the file: one `outbox` table with an index on the due time.
+//! - The Send step adds the request in the same transaction that closes the draft.
+//! - A worker *claims* due requests in one atomic step (a Lua script in Redis, one
+//!   `UPDATE … RETURNING` in SQLite): it picks requests whose time has come and pushes their
+//!   time forward by a lease. While a worker delivers, it keeps extending the lease; if it
+//!   dies, the lease runs out and another worker claims the request. Claiming is atomic, so
+//!   two workers never take the same request at once.
 //! - A retry is just a new due time: exponential backoff with jitter (capped at 10 min)
 //!   for timeouts, connection errors and 5xx; Omnidesk's `retry_after` for 429.
-//! - A request Omnidesk refuses (4xx) moves to `outbox:parked` with the error, untouched,
+//! - A request Omnidesk refuses (4xx) moves to the parked set with the error, untouched,
 //!   until `waviot-support-bot outbox retry` puts it back.
-//! - `delivered:<id>` keeps the case number for 30 days.
+//! - The case number of a delivered request is kept for 30 days.
 //!
-//! A Stream with a consumer group (XREADGROUP + XAUTOCLAIM) gives the same leases, but
-//! delayed retries would need a second structure anyway (a pending entry cannot be given
-//! a "not before" time), and a blocking read needs its own connection. A sorted set gives
-//! claim, lease, delay and backoff in one place.
+//! In Redis, a Stream with a consumer group (XREADGROUP + XAUTOCLAIM) gives the same leases,
+//! but delayed retries would need a second structure anyway (a pending entry cannot be
+//! given a "not before" time), and a blocking read needs its own connection. A sorted set
+//! gives claim, lease, delay and backoff in one place.
 //!
 //! # No duplicate cases
 //!
@@ -31,10 +34,10 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::Outgoing;
+use crate::storage::{Backend, dispatch};
 
 /// A created case, as recorded in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,106 +92,66 @@ pub struct Parked {
     pub parked_at_ms: i64,
 }
 
-/// Outbox operations on Redis.
+/// Outbox operations, on the store it came from ([`crate::storage::Store::outbox`]).
 #[derive(Clone)]
 pub struct Outbox {
-    conn: ConnectionManager,
-    prefix: String,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbox")
-            .field("prefix", &self.prefix)
-            .finish()
+        f.debug_struct("Outbox").finish_non_exhaustive()
     }
 }
 
-const DELIVERED_TTL_SECS: u64 = 30 * 24 * 3600;
-
-const CLAIM: &str = r"
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, id in ipairs(ids) do
-  local v = redis.call('HGET', KEYS[2], id)
-  if v then
-    redis.call('ZADD', KEYS[1], ARGV[2], id)
-    table.insert(out, v)
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
-return out
-";
-
-const SAVE_IF_PRESENT: &str = r"
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  return 1
-end
-return 0
-";
+/// How long the case number of a delivered request is kept.
+pub(crate) const DELIVERED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Milliseconds of a duration, saturating.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// The entry a parked request goes back to the queue as: the parking reason becomes its
+/// last error.
+pub(crate) fn unpark(parked_json: &str) -> anyhow::Result<Entry> {
+    let parked: Parked = serde_json::from_str(parked_json)?;
+    let mut entry = parked.entry;
+    entry.last_error = Some(parked.error);
+    Ok(entry)
+}
+
 impl Outbox {
-    /// Outbox keys under `prefix` on `conn`.
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
-        Self {
-            conn,
-            prefix: prefix.to_owned(),
-        }
+    /// The outbox of `backend`.
+    pub(crate) fn new(backend: Backend) -> Self {
+        Self { backend }
     }
 
-    fn key(&self, rest: &str) -> String {
-        format!("{}{rest}", self.prefix)
-    }
-
-    /// Adds the commands that enqueue `entry` (due now) to a transaction.
-    pub fn enqueue_in(&self, pipe: &mut redis::Pipeline, entry: &Entry) -> anyhow::Result<()> {
-        pipe.hset(
-            self.key("outbox:items"),
-            entry.id(),
-            serde_json::to_string(entry)?,
-        )
-        .ignore()
-        .zadd(self.key("outbox:due"), entry.id(), now_ms())
-        .ignore();
-        Ok(())
-    }
-
-    /// Enqueues an entry on its own (tests and replays).
+    /// Enqueues an entry on its own, due now (tests and replays); replaces one with the
+    /// same id.
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable.
     pub async fn enqueue(&self, entry: &Entry) -> anyhow::Result<()> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        self.enqueue_in(&mut pipe, entry)?;
-        let () = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(())
+        dispatch!(&self.backend, b => b.enqueue(entry).await)
     }
 
-    /// Claims up to `max` due entries for `lease`.
+    /// Claims up to `max` due entries for `lease`: until it runs out (or [`Self::set_due`]
+    /// moves it), no other claimer gets them.
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable.
     pub async fn claim(&self, lease: Duration, max: usize) -> anyhow::Result<Vec<Entry>> {
         let now = now_ms();
-        let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
-        let raw: Vec<String> = redis::Script::new(CLAIM)
-            .key(self.key("outbox:due"))
-            .key(self.key("outbox:items"))
-            .arg(now)
-            .arg(until)
-            .arg(max)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
+        let until = now.saturating_add(millis(lease));
+        let raw = dispatch!(&self.backend, b => b.claim(now, until, max).await)?;
         Ok(raw
             .into_iter()
             .filter_map(|json| match serde_json::from_str::<Entry>(&json) {
@@ -201,116 +164,72 @@ impl Outbox {
             .collect())
     }
 
-    /// Saves an entry's state (only while it is still in the outbox).
+    /// Saves an entry's state (only while it is still waiting in the outbox).
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable.
     pub async fn save(&self, entry: &Entry) -> anyhow::Result<()> {
-        let _: i32 = redis::Script::new(SAVE_IF_PRESENT)
-            .key(self.key("outbox:items"))
-            .arg(entry.id())
-            .arg(serde_json::to_string(entry)?)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok(())
+        dispatch!(&self.backend, b => b.save(entry).await)
     }
 
-    /// Sets when an entry may next be tried (extends a lease or schedules a retry).
+    /// Sets when a waiting entry may next be tried (extends a lease or schedules a retry);
+    /// nothing when it is no longer waiting.
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable.
     pub async fn set_due(&self, id: &str, at_ms: i64) -> anyhow::Result<()> {
-        let _: i64 = redis::cmd("ZADD")
-            .arg(self.key("outbox:due"))
-            .arg("XX")
-            .arg(at_ms)
-            .arg(id)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(())
+        dispatch!(&self.backend, b => b.set_due(id, at_ms).await)
     }
 
-    /// Removes a delivered entry and records its case number.
+    /// Removes a delivered entry and records its case number (kept 30 days).
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable.
     pub async fn complete(&self, id: &str, case_number: &str) -> anyhow::Result<()> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .set_ex(
-                self.key(&format!("delivered:{id}")),
-                case_number,
-                DELIVERED_TTL_SECS,
-            )
-            .ignore()
-            .hdel(self.key("outbox:items"), id)
-            .ignore()
-            .zrem(self.key("outbox:due"), id)
-            .ignore();
-        let () = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(())
+        dispatch!(&self.backend, b => b.complete(id, case_number).await)
     }
 
     /// Moves an entry to the parked set with the reason.
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable.
     pub async fn park(&self, entry: &Entry, error: &str) -> anyhow::Result<()> {
         let parked = Parked {
             entry: entry.clone(),
             error: error.to_owned(),
             parked_at_ms: now_ms(),
         };
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset(
-                self.key("outbox:parked"),
-                entry.id(),
-                serde_json::to_string(&parked)?,
-            )
-            .ignore()
-            .hdel(self.key("outbox:items"), entry.id())
-            .ignore()
-            .zrem(self.key("outbox:due"), entry.id())
-            .ignore();
-        let () = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(())
+        dispatch!(&self.backend, b => b.park(&parked).await)
     }
 
     /// Entries waiting for delivery, with their due times.
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable, or an entry does not decode.
     pub async fn pending(&self) -> anyhow::Result<Vec<(Entry, i64)>> {
-        use redis::AsyncCommands;
-        let mut conn = self.conn.clone();
-        let items: Vec<(String, String)> = conn.hgetall(self.key("outbox:items")).await?;
-        let mut out = Vec::new();
-        for (id, json) in items {
-            let due: Option<f64> = conn.zscore(self.key("outbox:due"), &id).await?;
-            let entry: Entry =
-                serde_json::from_str(&json).with_context(|| format!("outbox entry {id}"))?;
-            out.push((entry, due.map_or(0, |d| d as i64)));
-        }
-        Ok(out)
+        let raw = dispatch!(&self.backend, b => b.pending().await)?;
+        raw.into_iter()
+            .map(|(id, json, due)| {
+                let entry: Entry =
+                    serde_json::from_str(&json).with_context(|| format!("outbox entry {id}"))?;
+                Ok((entry, due))
+            })
+            .collect()
     }
 
     /// Parked entries.
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable, or an entry does not decode.
     pub async fn parked(&self) -> anyhow::Result<Vec<Parked>> {
-        use redis::AsyncCommands;
-        let items: Vec<(String, String)> =
-            self.conn.clone().hgetall(self.key("outbox:parked")).await?;
-        items
-            .into_iter()
+        let raw = dispatch!(&self.backend, b => b.parked().await)?;
+        raw.into_iter()
             .map(|(id, json)| {
                 serde_json::from_str(&json).with_context(|| format!("parked entry {id}"))
             })
@@ -321,52 +240,26 @@ impl Outbox {
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable.
     pub async fn retry(&self, id: &str) -> anyhow::Result<bool> {
-        use redis::AsyncCommands;
-        let json: Option<String> = self
-            .conn
-            .clone()
-            .hget(self.key("outbox:parked"), id)
-            .await?;
-        let Some(json) = json else {
-            return Ok(false);
-        };
-        let parked: Parked = serde_json::from_str(&json)?;
-        let mut entry = parked.entry;
-        entry.last_error = Some(parked.error);
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        self.enqueue_in(&mut pipe, &entry)?;
-        pipe.hdel(self.key("outbox:parked"), id).ignore();
-        let () = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(true)
+        dispatch!(&self.backend, b => b.retry(id).await)
     }
 
     /// Numbers of waiting and parked requests.
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable.
     pub async fn depth(&self) -> anyhow::Result<(i64, i64)> {
-        use redis::AsyncCommands;
-        let mut conn = self.conn.clone();
-        let waiting: i64 = conn.zcard(self.key("outbox:due")).await?;
-        let parked: i64 = conn.hlen(self.key("outbox:parked")).await?;
-        Ok((waiting, parked))
+        dispatch!(&self.backend, b => b.depth().await)
     }
 
     /// The case number of a delivered request.
     ///
     /// # Errors
     ///
-    /// Redis is unreachable.
+    /// The store is unreachable.
     pub async fn delivered(&self, id: &str) -> anyhow::Result<Option<String>> {
-        use redis::AsyncCommands;
-        Ok(self
-            .conn
-            .clone()
-            .get(self.key(&format!("delivered:{id}")))
-            .await?)
+        dispatch!(&self.backend, b => b.delivered(id).await)
     }
 }

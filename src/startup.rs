@@ -144,18 +144,15 @@ pub fn bot(settings: &Settings) -> Bot {
     bot
 }
 
-/// Connects the store named by the settings.
+/// Opens the store named by the settings: Redis when `REDIS_URL` is set, else the
+/// embedded file `data-file`.
 ///
 /// # Errors
 ///
-/// Redis is unreachable.
+/// Redis is unreachable, or the file cannot be opened.
 pub async fn store(settings: &Settings) -> anyhow::Result<Store> {
-    Store::connect(
-        settings.redis.url.expose_secret(),
-        &settings.bot.redis_prefix,
-        settings.bot.draft_ttl(),
-    )
-    .await
+    let url = settings.redis.url.as_ref().map(ExposeSecret::expose_secret);
+    Store::open(url, &settings.bot).await
 }
 
 /// Runs only the delivery worker until `shutdown` resolves (for extra delivery processes).

@@ -49,6 +49,13 @@ struct Args {
     /// Skip the attachment-forwarding test.
     #[arg(long)]
     no_attachments: bool,
+    /// Run only the attachment test (of the Rust bot).
+    #[arg(long, conflicts_with = "no_attachments")]
+    attachments_only: bool,
+    /// Only serve the fakes (printing their URLs) for 10 minutes, for poking at them
+    /// with curl or a bot started by hand.
+    #[arg(long)]
+    serve_only: bool,
 }
 
 #[tokio::main]
@@ -64,6 +71,9 @@ async fn main() -> std::process::ExitCode {
 
 async fn real_main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.serve_only {
+        return serve_only().await;
+    }
     let repo = std::fs::canonicalize(&args.repo).context("--repo")?;
     let bot = std::fs::canonicalize(&args.bot).with_context(|| {
         format!(
@@ -82,6 +92,7 @@ async fn real_main() -> anyhow::Result<()> {
         attachment_intakes: if args.no_attachments { 0 } else { 5 },
         attachments_per_intake: 2,
         attachment_size: 20 * 1024 * 1024,
+        attachments_only: args.attachments_only,
     };
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -127,6 +138,21 @@ async fn real_main() -> anyhow::Result<()> {
         println!("results: {}", path.display());
     }
     println!("bot logs: {}", work_dir.display());
+    Ok(())
+}
+
+async fn serve_only() -> anyhow::Result<()> {
+    let hub = intake_bench::fake_telegram::Hub::new(
+        intake_bench::scenario::device_malfunction(2),
+        20 * 1024 * 1024,
+    );
+    let (tg, _tg) = hub.serve().await?;
+    let (_od, od, _od_task) = intake_bench::fake_omnidesk::Omnidesk::start().await?;
+    println!(
+        "TELEGRAM_API_URL=http://{tg} TELOXIDE_TOKEN={} OMNIDESK_URL=http://{od}",
+        intake_bench::fake_telegram::TOKEN
+    );
+    tokio::time::sleep(Duration::from_secs(600)).await;
     Ok(())
 }
 

@@ -152,6 +152,9 @@ impl BotProcess {
             .stdout(out)
             .stderr(err)
             .kill_on_drop(true);
+        if let Ok(filter) = std::env::var("BENCH_BOT_LOG") {
+            cmd.env("RUST_LOG", filter);
+        }
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {}", peer.name()))?;

@@ -49,6 +49,8 @@ pub struct Plan {
     pub attachments_per_intake: usize,
     /// Size of each document, bytes.
     pub attachment_size: u64,
+    /// Run only the attachment test.
+    pub attachments_only: bool,
 }
 
 /// Where things are.
@@ -252,10 +254,12 @@ pub async fn run_peer(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Pee
         name: peer.name().to_owned(),
         ..PeerReport::default()
     };
-    eprintln!("[{}] calibration: Redis per update", peer.name());
-    report.calibration = calibrate(peer, plan, env).await?;
-    eprintln!("[{}] load", peer.name());
-    load(peer, plan, env, &mut report).await?;
+    if !plan.attachments_only {
+        eprintln!("[{}] calibration: Redis per update", peer.name());
+        report.calibration = calibrate(peer, plan, env).await?;
+        eprintln!("[{}] load", peer.name());
+        load(peer, plan, env, &mut report).await?;
+    }
     if plan.attachment_intakes > 0 && matches!(peer, Peer::Rust { .. }) {
         eprintln!("[{}] attachments", peer.name());
         report.attachments = Some(attachments(peer, plan, env).await?);

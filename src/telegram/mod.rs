@@ -129,7 +129,8 @@ pub(crate) async fn handle_update(bot: Bot, update: Update, state: Arc<AppState>
     let span = tracing::info_span!(
         "update",
         update.id = update.id.0,
-        chat.id = tracing::field::Empty
+        chat.id = tracing::field::Empty,
+        step = tracing::field::Empty
     );
     let started = std::time::Instant::now();
     let result = AssertUnwindSafe(process(&bot, &update, &state, &me).instrument(span.clone()))
@@ -291,6 +292,7 @@ async fn step_chat(
         new_id: &new_id,
     };
     let t = dialogue::step(&ctx, session, profile, input);
+    tracing::Span::current().record("step", step_label(&t.session).as_str());
     let lang = lang_of(&t.profile);
     let outgoing = t.effects.iter().find_map(|e| match e {
         Effect::Submit(req) => Some(Outgoing {
@@ -376,6 +378,23 @@ async fn step_chat(
         }
     }
     toast
+}
+
+/// Where a session stands, for logs: `idle`, `<kind>/<field>` or `<kind>/review`.
+fn step_label(session: &Session) -> String {
+    match session {
+        Session::Idle => "idle".to_owned(),
+        Session::Drafting(d) => match &d.phase {
+            dialogue::Phase::Asking { index, .. } | dialogue::Phase::ConfirmHost { index, .. } => {
+                format!(
+                    "{}/{}",
+                    d.kind,
+                    d.plan.get(*index).map_or("?", |s| s.field.as_str())
+                )
+            }
+            dialogue::Phase::Review => format!("{}/review", d.kind),
+        },
+    }
 }
 
 async fn send(

@@ -2,39 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use intake_core::msg::Msg;
 use waviot_support_bot::storage::Store;
 
 use crate::fake_omnidesk::Behaviour;
 use crate::fake_telegram::TestUser;
 use crate::helpers::{TestApp, WAIT, redis_url, spawn_app};
 
-fn step(app: &TestApp, n: usize, total: usize) -> String {
-    app.t(
-        "ru",
-        &Msg::new("step-counter").arg("step", n).arg("total", total),
-    )
-}
-
 /// Fills the shortest kind and presses Send.
 async fn send_request(app: &TestApp, user: &TestUser) {
-    app.says(user, "/start");
-    app.choose_kind(user, "ru", None, "custom-development")
-        .await;
-    app.says(user, "Нужна форма отчёта по воде с разбивкой по подъездам");
-    app.expect(user, &step(app, 2, 7)).await;
-    app.skip(user, "ru").await;
-    app.expect(user, &step(app, 3, 7)).await;
-    app.skip(user, "ru").await;
-    app.expect(user, &step(app, 4, 7)).await;
-    app.says(user, "a@b.ru");
-    app.expect(user, &step(app, 5, 7)).await;
-    app.says(user, "ООО Тест");
-    app.expect(user, &step(app, 6, 7)).await;
-    app.says(user, "test");
-    app.expect(user, &step(app, 7, 7)).await;
-    app.skip(user, "ru").await;
-    let summary = app.expect(user, &app.tx("ru", "review-title")).await;
+    let summary = app.fill_custom_development(user).await;
     app.taps(user, &summary, &app.tx("ru", "btn-send"));
     app.expect(user, &app.tx("ru", "sending")).await;
 }

@@ -3,14 +3,7 @@
 use intake_core::msg::Msg;
 
 use crate::fake_telegram::TestUser;
-use crate::helpers::{TestApp, WAIT, redis_url, spawn_app};
-
-fn step(app: &TestApp, n: usize, total: usize) -> String {
-    app.t(
-        "ru",
-        &Msg::new("step-counter").arg("step", n).arg("total", total),
-    )
-}
+use crate::helpers::{TestApp, WAIT, redis_url, spawn_app, step};
 
 fn example(app: &TestApp, field: &str) -> String {
     app.t(
@@ -189,21 +182,7 @@ async fn a_30_mb_file_and_a_pdf_are_refused_with_the_reason() {
 async fn a_double_tap_on_send_creates_one_case() {
     let app = spawn_app().await;
     let user = TestUser::ru(600_005);
-    app.says(&user, "/start");
-    app.choose_kind(&user, "ru", None, "custom-development")
-        .await;
-    app.says(&user, "Нужна форма отчёта по воде с разбивкой по подъездам");
-    app.skip(&user, "ru").await;
-    app.expect(&user, &step(&app, 3, 7)).await;
-    app.skip(&user, "ru").await;
-    app.says(&user, "a@b.ru");
-    app.expect(&user, &step(&app, 5, 7)).await;
-    app.says(&user, "ООО Тест");
-    app.expect(&user, &step(&app, 6, 7)).await;
-    app.says(&user, "test");
-    app.expect(&user, &step(&app, 7, 7)).await;
-    app.skip(&user, "ru").await;
-    let summary = app.expect(&user, &app.tx("ru", "review-title")).await;
+    let summary = app.fill_custom_development(&user).await;
     let send = summary
         .button_data(&app.tx("ru", "btn-send"))
         .expect("send button");

@@ -82,7 +82,9 @@ fn settings_with_redis(
             email: STAFF_EMAIL.to_owned(),
             api_key: API_KEY.to_owned().into(),
         },
-        redis: RedisSettings { url: redis.into() },
+        redis: RedisSettings {
+            url: Some(redis.into()),
+        },
         bot,
         http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         webhook: None,
@@ -298,5 +300,35 @@ impl TestApp {
                 self.taps(user, &menu, &kind_label);
             }
         }
+    }
+}
+
+/// "Шаг n из total", as the bot renders it in Russian.
+pub fn step(app: &TestApp, n: usize, total: usize) -> String {
+    app.t(
+        "ru",
+        &Msg::new("step-counter").arg("step", n).arg("total", total),
+    )
+}
+
+impl TestApp {
+    /// A new Russian-speaking user fills the shortest kind (custom development: a
+    /// description, two skipped optional steps, identification) up to the summary.
+    pub async fn fill_custom_development(&self, user: &TestUser) -> SentMessage {
+        self.says(user, "/start");
+        self.choose_kind(user, "ru", None, "custom-development")
+            .await;
+        self.says(user, "Нужна форма отчёта по воде с разбивкой по подъездам");
+        for n in [2, 3] {
+            self.expect(user, &step(self, n, 7)).await;
+            self.skip(user, "ru").await;
+        }
+        for (n, answer) in [(4, "a@b.ru"), (5, "ООО Тест"), (6, "test")] {
+            self.expect(user, &step(self, n, 7)).await;
+            self.says(user, answer);
+        }
+        self.expect(user, &step(self, 7, 7)).await;
+        self.skip(user, "ru").await;
+        self.expect(user, &self.tx("ru", "review-title")).await
     }
 }

@@ -4,7 +4,7 @@ use intake_core::msg::Msg;
 use serde_json::Value;
 
 use crate::fake_telegram::TestUser;
-use crate::helpers::{TestApp, WAIT, spawn_app};
+use crate::helpers::{WAIT, spawn_app, step};
 
 /// A small but real PNG (1×1 pixel).
 const PNG: &[u8] = &[
@@ -20,13 +20,6 @@ fn jpeg(seed: u8) -> Vec<u8> {
     v.extend((0..50_000u32).map(|i| (i as u8).wrapping_mul(seed)));
     v.extend([0xFF, 0xD9]);
     v
-}
-
-fn step(app: &TestApp, n: usize, total: usize) -> String {
-    app.t(
-        "ru",
-        &Msg::new("step-counter").arg("step", n).arg("total", total),
-    )
 }
 
 fn field_str<'a>(case: &'a std::collections::BTreeMap<String, Value>, key: &str) -> &'a str {

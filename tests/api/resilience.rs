@@ -116,21 +116,7 @@ async fn while_redis_is_down_users_are_told_to_repeat_and_the_bot_recovers_by_it
 async fn metrics_count_an_intake_and_healthz_reports_storage() {
     let app = spawn_app().await;
     let user = TestUser::ru(800_003);
-    app.says(&user, "/start");
-    app.choose_kind(&user, "ru", None, "custom-development")
-        .await;
-    app.says(&user, "Нужна форма отчёта по воде с разбивкой по подъездам");
-    app.expect(&user, "Шаг 2 из 7").await;
-    app.skip(&user, "ru").await;
-    app.expect(&user, "Шаг 3 из 7").await;
-    app.skip(&user, "ru").await;
-    for (n, answer) in [(4, "a@b.ru"), (5, "ООО Тест"), (6, "test")] {
-        app.expect(&user, &format!("Шаг {n} из 7")).await;
-        app.says(&user, answer);
-    }
-    app.expect(&user, "Шаг 7 из 7").await;
-    app.skip(&user, "ru").await;
-    let summary = app.expect(&user, &app.tx("ru", "review-title")).await;
+    let summary = app.fill_custom_development(&user).await;
     app.taps(&user, &summary, &app.tx("ru", "btn-send"));
     app.expect(&user, "664-245651").await;
 

@@ -1,0 +1,603 @@
+//! The storage contract (see [`crate::storage`]), run against both backends: every test
+//! below is generated once for Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`, a
+//! unique key prefix per test, removed afterwards) and once for the file store (a fresh
+//! file in a temporary folder per test).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use intake_core::dialogue::{Answer, Profile, Request, Session, StoredSession};
+use intake_core::domain::{Email, FreeText};
+use intake_core::urgency::Urgency;
+
+use super::{LoadedSession, Store};
+use crate::delivery::{Outgoing, Sender};
+use crate::outbox::{Entry, now_ms};
+
+const TTL: Duration = Duration::from_secs(60);
+const LEASE: Duration = Duration::from_secs(60);
+
+/// A backend to open stores on; the same harness opens several stores sharing the data.
+enum Harness {
+    Redis {
+        url: String,
+        prefix: String,
+    },
+    File {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    },
+}
+
+impl Harness {
+    fn redis() -> Self {
+        Self::Redis {
+            url: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+            prefix: format!("contract-{}:", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    fn file() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("nested").join("bot.db");
+        Self::File { _dir: dir, path }
+    }
+
+    async fn store(&self) -> Store {
+        self.store_with_ttl(TTL).await
+    }
+
+    async fn store_with_ttl(&self, ttl: Duration) -> Store {
+        match self {
+            Self::Redis { url, prefix } => Store::connect(url, prefix, ttl)
+                .await
+                .expect("Redis answers (tests need one at REDIS_URL)"),
+            Self::File { path, .. } => Store::open_file(path, ttl).await.expect("the file opens"),
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Self::Redis { url, prefix } = self
+            && let Ok(client) = redis::Client::open(url.as_str())
+            && let Ok(mut conn) = client.get_connection()
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query(&mut conn)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut conn);
+            }
+        }
+    }
+}
+
+/// Generates `redis::<name>` and `file::<name>` for each contract test.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod redis_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(&super::Harness::redis()).await;
+                }
+            )*
+        }
+        mod file_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(&super::Harness::file()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    session_round_trip,
+    undecodable_sessions_read_as_undecodable,
+    profile_default_and_round_trip,
+    commit_writes_session_profile_and_entry_together,
+    sessions_expire_after_the_draft_ttl,
+    blocked_marks,
+    a_claimed_entry_is_not_claimed_again_within_the_lease,
+    a_claim_returns_at_most_max,
+    an_entry_is_claimed_again_after_the_lease_expires,
+    set_due_in_the_future_hides_an_entry,
+    save_updates_a_waiting_entry_and_ignores_a_completed_one,
+    complete_records_the_number_and_removes_the_entry,
+    park_parked_and_retry,
+    depth_counts_waiting_and_parked,
+    concurrent_claimers_never_share_an_entry,
+);
+
+fn entry(i: usize) -> Entry {
+    let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
+    Entry::new(Outgoing {
+        request: Request {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            kind: "custom-development".to_owned(),
+            urgency: Urgency::Low,
+            fields: vec![
+                ("description".to_owned(), text(&format!("Запрос {i}"))),
+                (
+                    "email".to_owned(),
+                    Answer::Email(Email::parse("a@b.ru").expect("email")),
+                ),
+            ],
+            submitted_at: chrono::Utc::now(),
+        },
+        chat_id: 700_000 + i64::try_from(i).expect("small"),
+        sender: Sender {
+            id: 700_000 + u64::try_from(i).expect("small"),
+            username: Some("tester".to_owned()),
+            full_name: format!("User {i}"),
+        },
+        lang: "ru".to_owned(),
+    })
+}
+
+fn session(update: i64) -> StoredSession {
+    StoredSession {
+        v: StoredSession::VERSION,
+        session: Session::Idle,
+        last_update_id: Some(update),
+        updated_at: Some(chrono::Utc::now()),
+    }
+}
+
+fn profile() -> Profile {
+    Profile {
+        lang: Some("en".to_owned()),
+        saved: BTreeMap::from([(
+            "email".to_owned(),
+            Answer::Email(Email::parse("user@example.com").expect("email")),
+        )]),
+    }
+}
+
+fn found(loaded: LoadedSession) -> StoredSession {
+    match loaded {
+        LoadedSession::Found(s) => s,
+        other => panic!("expected a session, got {other:?}"),
+    }
+}
+
+fn ids(entries: &[Entry]) -> Vec<String> {
+    entries.iter().map(|e| e.id().to_owned()).collect()
+}
+
+async fn session_round_trip(h: &Harness) {
+    let store = h.store().await;
+    assert!(matches!(
+        store.load_session(1).await.expect("load"),
+        LoadedSession::None
+    ));
+    let first = session(10);
+    store.commit(1, &first, None, None).await.expect("commit");
+    assert_eq!(found(store.load_session(1).await.expect("load")), first);
+    let second = session(11);
+    store.commit(1, &second, None, None).await.expect("commit");
+    assert_eq!(found(store.load_session(1).await.expect("load")), second);
+    assert!(matches!(
+        store.load_session(2).await.expect("load"),
+        LoadedSession::None
+    ));
+    // Another store on the same backend sees it.
+    let other = h.store().await;
+    assert_eq!(found(other.load_session(1).await.expect("load")), second);
+}
+
+async fn undecodable_sessions_read_as_undecodable(h: &Harness) {
+    let store = h.store().await;
+    store
+        .write_raw_session(5, "{not json")
+        .await
+        .expect("write");
+    assert!(matches!(
+        store.load_session(5).await.expect("load"),
+        LoadedSession::Undecodable
+    ));
+    let mut future = session(1);
+    future.v = StoredSession::VERSION + 1;
+    store.commit(6, &future, None, None).await.expect("commit");
+    assert!(matches!(
+        store.load_session(6).await.expect("load"),
+        LoadedSession::Undecodable
+    ));
+    // A good commit replaces it.
+    store
+        .commit(5, &session(2), None, None)
+        .await
+        .expect("commit");
+    assert_eq!(
+        found(store.load_session(5).await.expect("load")).last_update_id,
+        Some(2)
+    );
+}
+
+async fn profile_default_and_round_trip(h: &Harness) {
+    let store = h.store().await;
+    assert_eq!(
+        store.load_profile(42).await.expect("load"),
+        Profile::default()
+    );
+    let p = profile();
+    store
+        .commit(1, &session(1), Some((42, &p)), None)
+        .await
+        .expect("commit");
+    assert_eq!(store.load_profile(42).await.expect("load"), p);
+    assert_eq!(
+        store.load_profile(43).await.expect("load"),
+        Profile::default()
+    );
+    let changed = Profile {
+        lang: Some("ru".to_owned()),
+        ..p
+    };
+    store
+        .commit(1, &session(2), Some((42, &changed)), None)
+        .await
+        .expect("commit");
+    assert_eq!(store.load_profile(42).await.expect("load"), changed);
+}
+
+async fn commit_writes_session_profile_and_entry_together(h: &Harness) {
+    let store = h.store().await;
+    let outbox = store.outbox();
+    let e = entry(1);
+    let s = session(7);
+    let p = profile();
+    let before = now_ms();
+    store
+        .commit(9, &s, Some((90, &p)), Some(&e))
+        .await
+        .expect("commit");
+    assert_eq!(found(store.load_session(9).await.expect("load")), s);
+    assert_eq!(store.load_profile(90).await.expect("load"), p);
+    let pending = outbox.pending().await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].0, e);
+    assert!(
+        pending[0].1 >= before && pending[0].1 <= now_ms(),
+        "due now"
+    );
+    assert_eq!(outbox.claim(LEASE, 10).await.expect("claim"), vec![e]);
+}
+
+async fn sessions_expire_after_the_draft_ttl(h: &Harness) {
+    let store = h.store_with_ttl(Duration::from_millis(400)).await;
+    let p = profile();
+    store
+        .commit(3, &session(1), Some((30, &p)), None)
+        .await
+        .expect("commit");
+    found(store.load_session(3).await.expect("load"));
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(matches!(
+        store.load_session(3).await.expect("load"),
+        LoadedSession::None
+    ));
+    assert_eq!(
+        store.load_profile(30).await.expect("load"),
+        p,
+        "profiles do not expire"
+    );
+    // A commit restarts the clock.
+    store
+        .commit(3, &session(2), None, None)
+        .await
+        .expect("commit");
+    found(store.load_session(3).await.expect("load"));
+}
+
+async fn blocked_marks(h: &Harness) {
+    let store = h.store().await;
+    assert!(!store.is_blocked(1).await.expect("read"));
+    store.set_blocked(1).await.expect("set");
+    store.set_blocked(1).await.expect("set twice");
+    assert!(store.is_blocked(1).await.expect("read"));
+    assert!(!store.is_blocked(2).await.expect("read"));
+    store.clear_blocked(1).await.expect("clear");
+    assert!(!store.is_blocked(1).await.expect("read"));
+    store.clear_blocked(1).await.expect("clear when not set");
+}
+
+async fn a_claimed_entry_is_not_claimed_again_within_the_lease(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
+    let e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    assert_eq!(outbox.claim(LEASE, 10).await.expect("claim"), vec![e]);
+    assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
+    let other = h.store().await.outbox();
+    assert!(other.claim(LEASE, 10).await.expect("claim").is_empty());
+    // Still waiting (claimed is not delivered).
+    assert_eq!(outbox.depth().await.expect("depth"), (1, 0));
+}
+
+async fn a_claim_returns_at_most_max(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    let entries: Vec<Entry> = (0..5).map(entry).collect();
+    for e in &entries {
+        outbox.enqueue(e).await.expect("enqueue");
+    }
+    let mut seen = BTreeSet::new();
+    for expected in [2, 2, 1, 0] {
+        let got = outbox.claim(LEASE, 2).await.expect("claim");
+        assert_eq!(got.len(), expected);
+        for id in ids(&got) {
+            assert!(seen.insert(id), "claimed twice");
+        }
+    }
+    assert_eq!(seen, ids(&entries).into_iter().collect());
+}
+
+async fn an_entry_is_claimed_again_after_the_lease_expires(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    let e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    let short = Duration::from_millis(300);
+    assert_eq!(
+        outbox.claim(short, 10).await.expect("claim"),
+        vec![e.clone()]
+    );
+    assert!(outbox.claim(short, 10).await.expect("claim").is_empty());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(outbox.claim(LEASE, 10).await.expect("claim"), vec![e]);
+}
+
+async fn set_due_in_the_future_hides_an_entry(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    let e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    let later = now_ms() + 60_000;
+    outbox.set_due(e.id(), later).await.expect("set_due");
+    assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
+    let pending = outbox.pending().await.expect("pending");
+    assert_eq!(pending, vec![(e.clone(), later)]);
+    outbox.set_due(e.id(), now_ms()).await.expect("set_due");
+    assert_eq!(outbox.claim(LEASE, 10).await.expect("claim"), vec![e]);
+    // set_due on an unknown id adds nothing.
+    outbox
+        .set_due("no-such-id", now_ms())
+        .await
+        .expect("set_due");
+    assert_eq!(outbox.depth().await.expect("depth"), (1, 0));
+    assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
+}
+
+async fn save_updates_a_waiting_entry_and_ignores_a_completed_one(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    let mut e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    let mut claimed = outbox.claim(LEASE, 1).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    e = claimed.remove(0);
+    e.attempts = 3;
+    e.last_error = Some("timeout".to_owned());
+    outbox.save(&e).await.expect("save");
+    let pending = outbox.pending().await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].0, e);
+    assert!(pending[0].1 > now_ms(), "save keeps the lease");
+
+    outbox.complete(e.id(), "1001").await.expect("complete");
+    e.attempts = 4;
+    outbox.save(&e).await.expect("a late save");
+    assert!(outbox.pending().await.expect("pending").is_empty());
+    assert_eq!(outbox.depth().await.expect("depth"), (0, 0));
+    assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
+    // Nor does it resurrect a never-enqueued one.
+    outbox.save(&entry(2)).await.expect("save");
+    assert!(outbox.pending().await.expect("pending").is_empty());
+}
+
+async fn complete_records_the_number_and_removes_the_entry(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    let e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    assert_eq!(outbox.delivered(e.id()).await.expect("read"), None);
+    outbox.complete(e.id(), "12345").await.expect("complete");
+    assert_eq!(
+        outbox.delivered(e.id()).await.expect("read"),
+        Some("12345".to_owned())
+    );
+    assert!(outbox.pending().await.expect("pending").is_empty());
+    assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
+    assert_eq!(outbox.delivered("other").await.expect("read"), None);
+}
+
+async fn park_parked_and_retry(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    let e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    let claimed = outbox.claim(LEASE, 1).await.expect("claim");
+    let before = now_ms();
+    outbox
+        .park(&claimed[0], "HTTP 400: bad field")
+        .await
+        .expect("park");
+    let parked = outbox.parked().await.expect("parked");
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].entry, e);
+    assert_eq!(parked[0].error, "HTTP 400: bad field");
+    assert!(parked[0].parked_at_ms >= before);
+    assert!(outbox.pending().await.expect("pending").is_empty());
+    assert_eq!(outbox.depth().await.expect("depth"), (0, 1));
+    assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
+
+    assert!(!outbox.retry("no-such-id").await.expect("retry"));
+    assert!(outbox.retry(e.id()).await.expect("retry"));
+    assert!(outbox.parked().await.expect("parked").is_empty());
+    assert!(
+        !outbox.retry(e.id()).await.expect("retry"),
+        "only once per parking"
+    );
+    assert_eq!(outbox.depth().await.expect("depth"), (1, 0));
+    let back = outbox.claim(LEASE, 10).await.expect("claim");
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].id(), e.id());
+    assert_eq!(back[0].outgoing, e.outgoing);
+    assert_eq!(back[0].last_error.as_deref(), Some("HTTP 400: bad field"));
+}
+
+async fn depth_counts_waiting_and_parked(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    assert_eq!(outbox.depth().await.expect("depth"), (0, 0));
+    let entries: Vec<Entry> = (0..3).map(entry).collect();
+    for e in &entries {
+        outbox.enqueue(e).await.expect("enqueue");
+    }
+    // Enqueueing the same id again replaces it.
+    outbox.enqueue(&entries[0]).await.expect("enqueue again");
+    assert_eq!(outbox.depth().await.expect("depth"), (3, 0));
+    outbox.park(&entries[1], "refused").await.expect("park");
+    assert_eq!(outbox.depth().await.expect("depth"), (2, 1));
+    outbox
+        .complete(entries[2].id(), "7")
+        .await
+        .expect("complete");
+    assert_eq!(outbox.depth().await.expect("depth"), (1, 1));
+}
+
+async fn concurrent_claimers_never_share_an_entry(h: &Harness) {
+    const N: usize = 60;
+    let a = h.store().await.outbox();
+    let b = h.store().await.outbox();
+    let entries: Vec<Entry> = (0..N).map(entry).collect();
+    for e in &entries {
+        a.enqueue(e).await.expect("enqueue");
+    }
+    // Two stores, two claiming tasks each, claiming small batches in parallel.
+    let mut tasks = Vec::new();
+    for outbox in [a.clone(), a, b.clone(), b] {
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut empty_in_a_row = 0;
+            while empty_in_a_row < 3 {
+                let batch = outbox.claim(LEASE, 2).await.expect("claim");
+                if batch.is_empty() {
+                    empty_in_a_row += 1;
+                    tokio::task::yield_now().await;
+                } else {
+                    empty_in_a_row = 0;
+                    got.extend(ids(&batch));
+                }
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    let mut claimers_with_work = 0;
+    for t in tasks {
+        let got = t.await.expect("task");
+        if !got.is_empty() {
+            claimers_with_work += 1;
+        }
+        all.extend(got);
+    }
+    let unique: BTreeSet<String> = all.iter().cloned().collect();
+    assert_eq!(all.len(), unique.len(), "an entry was claimed twice");
+    assert_eq!(unique, ids(&entries).into_iter().collect());
+    assert!(claimers_with_work >= 2, "the claims did not overlap");
+}
+
+// ---- file store only ----
+
+mod file_only {
+    use super::*;
+
+    /// A commit that fails half-way (here: a user id out of range, after the session
+    /// row is written) leaves nothing behind.
+    #[tokio::test]
+    async fn a_failed_commit_writes_nothing() {
+        let h = Harness::file();
+        let store = h.store().await;
+        let e = entry(1);
+        let err = store
+            .commit(1, &session(1), Some((u64::MAX, &profile())), Some(&e))
+            .await;
+        assert!(err.is_err());
+        assert!(matches!(
+            store.load_session(1).await.expect("load"),
+            LoadedSession::None
+        ));
+        assert_eq!(store.outbox().depth().await.expect("depth"), (0, 0));
+    }
+
+    /// What a process committed is in the file after it is killed (no clean close, the
+    /// write-ahead log not checkpointed) and the file is opened again.
+    #[tokio::test]
+    async fn committed_data_survives_a_killed_process() {
+        let h = Harness::file();
+        let Harness::File { path, .. } = &h else {
+            unreachable!()
+        };
+        let exe = std::env::current_exe().expect("the test binary");
+        let name = format!(
+            "{}::crash_child",
+            module_path!().split_once("::").map_or("", |(_, rest)| rest)
+        );
+        let status = std::process::Command::new(exe)
+            .args(["--exact", &name, "--test-threads=1", "--nocapture"])
+            .env(CRASH_FILE, path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("the child runs");
+        assert!(!status.success(), "the child aborts: {status:?}");
+        let store = h.store().await;
+        let loaded = found(store.load_session(77).await.expect("load"));
+        assert_eq!(loaded.last_update_id, Some(77));
+        assert_eq!(store.load_profile(770).await.expect("load"), profile());
+        let pending = store.outbox().pending().await.expect("pending");
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            pending[0].0.outgoing.sender.full_name, "User 77",
+            "the entry came back whole"
+        );
+        assert!(store.is_blocked(77).await.expect("read"));
+    }
+
+    const CRASH_FILE: &str = "WAVIOT_STORAGE_CRASH_FILE";
+
+    /// The child of [`committed_data_survives_a_killed_process`]: commits, then aborts.
+    /// Does nothing in a normal test run.
+    #[tokio::test]
+    async fn crash_child() {
+        let Some(path) = std::env::var_os(CRASH_FILE) else {
+            return;
+        };
+        let store = Store::open_file(std::path::Path::new(&path), TTL)
+            .await
+            .expect("open");
+        store
+            .commit(77, &session(77), Some((770, &profile())), Some(&entry(77)))
+            .await
+            .expect("commit");
+        store.set_blocked(77).await.expect("block");
+        std::process::abort();
+    }
+
+    /// Opening a file written by a newer schema is refused rather than misread.
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let h = Harness::file();
+        drop(h.store().await);
+        let Harness::File { path, .. } = &h else {
+            unreachable!()
+        };
+        let conn = rusqlite::Connection::open(path).expect("open");
+        conn.pragma_update(None, "user_version", 99)
+            .expect("set version");
+        drop(conn);
+        let err = Store::open_file(path, TTL).await.expect_err("refused");
+        assert!(err.to_string().contains("newer version"), "{err:#}");
+    }
+}

@@ -1,0 +1,321 @@
+//! The Redis backend of [`crate::storage`].
+//!
+//! Keys (all under the configured prefix, so several bots or tests share one Redis):
+//! - `session:<chat id>`: the chat's session as JSON, expiring after the draft TTL;
+//! - `profile:<user id>`: the user's profile as JSON (language, identification);
+//! - `blocked:<chat id>`: the user blocked the bot; no messages until they write again;
+//! - `outbox:items` (hash id → entry JSON), `outbox:due` (sorted set id → due ms),
+//!   `outbox:parked` (hash id → parked JSON), `delivered:<id>` (case number, 30 days).
+//!
+//! Multi-key writes are MULTI/EXEC transactions; the read-then-write steps (claim, save
+//! only if present) are Lua scripts, so they are atomic for every client of the server.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use intake_core::dialogue::{Profile, StoredSession};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use crate::outbox::{DELIVERED_TTL, Entry, Parked, now_ms, unpark};
+
+/// Claims due ids: KEYS = due, items; ARGV = now, until, max. Returns the entries' JSON.
+const CLAIM: &str = r"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  local v = redis.call('HGET', KEYS[2], id)
+  if v then
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    table.insert(out, v)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+";
+
+/// Replaces an entry only if it is still there: KEYS = items; ARGV = id, JSON.
+const SAVE_IF_PRESENT: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// Store and outbox operations on one Redis, under one key prefix.
+#[derive(Clone)]
+pub(crate) struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    draft_ttl: Duration,
+}
+
+impl RedisStore {
+    /// Connects and checks the server answers.
+    pub(crate) async fn connect(
+        url: &str,
+        prefix: &str,
+        draft_ttl: Duration,
+    ) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).context("Invalid REDIS_URL")?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        let mut conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .context("Failed to connect to Redis")?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .context("Redis did not answer PING")?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            draft_ttl,
+        })
+    }
+
+    /// The key prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.draft_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    pub(crate) async fn load_session(&self, chat_id: i64) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .get(self.key(&format!("session:{chat_id}")))
+            .await?)
+    }
+
+    pub(crate) async fn load_profile(&self, user_id: u64) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .get(self.key(&format!("profile:{user_id}")))
+            .await?)
+    }
+
+    #[cfg(test)]
+    pub(crate) async fn write_raw_session(&self, chat_id: i64, raw: &str) -> anyhow::Result<()> {
+        let () = self
+            .conn()
+            .pset_ex(self.key(&format!("session:{chat_id}")), raw, self.ttl_ms())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn commit(
+        &self,
+        chat_id: i64,
+        session: &StoredSession,
+        profile: Option<(u64, &Profile)>,
+        outgoing: Option<&Entry>,
+    ) -> anyhow::Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.pset_ex(
+            self.key(&format!("session:{chat_id}")),
+            serde_json::to_string(session)?,
+            self.ttl_ms(),
+        )
+        .ignore();
+        if let Some((user_id, profile)) = profile {
+            pipe.set(
+                self.key(&format!("profile:{user_id}")),
+                serde_json::to_string(profile)?,
+            )
+            .ignore();
+        }
+        if let Some(entry) = outgoing {
+            self.enqueue_in(&mut pipe, entry)?;
+        }
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn ping(&self) -> anyhow::Result<()> {
+        let _: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
+        let () = self
+            .conn()
+            .set(self.key(&format!("blocked:{chat_id}")), 1)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn clear_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
+        let () = self
+            .conn()
+            .del(self.key(&format!("blocked:{chat_id}")))
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn is_blocked(&self, chat_id: i64) -> anyhow::Result<bool> {
+        Ok(self
+            .conn()
+            .exists(self.key(&format!("blocked:{chat_id}")))
+            .await?)
+    }
+
+    // ---- outbox ----
+
+    /// Adds the commands that enqueue `entry` (due now) to a transaction.
+    fn enqueue_in(&self, pipe: &mut redis::Pipeline, entry: &Entry) -> anyhow::Result<()> {
+        pipe.hset(
+            self.key("outbox:items"),
+            entry.id(),
+            serde_json::to_string(entry)?,
+        )
+        .ignore()
+        .zadd(self.key("outbox:due"), entry.id(), now_ms())
+        .ignore();
+        Ok(())
+    }
+
+    pub(crate) async fn enqueue(&self, entry: &Entry) -> anyhow::Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        self.enqueue_in(&mut pipe, entry)?;
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn claim(
+        &self,
+        now: i64,
+        until: i64,
+        max: usize,
+    ) -> anyhow::Result<Vec<String>> {
+        Ok(redis::Script::new(CLAIM)
+            .key(self.key("outbox:due"))
+            .key(self.key("outbox:items"))
+            .arg(now)
+            .arg(until)
+            .arg(max)
+            .invoke_async(&mut self.conn())
+            .await?)
+    }
+
+    pub(crate) async fn save(&self, entry: &Entry) -> anyhow::Result<()> {
+        let _: i32 = redis::Script::new(SAVE_IF_PRESENT)
+            .key(self.key("outbox:items"))
+            .arg(entry.id())
+            .arg(serde_json::to_string(entry)?)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_due(&self, id: &str, at_ms: i64) -> anyhow::Result<()> {
+        let _: i64 = redis::cmd("ZADD")
+            .arg(self.key("outbox:due"))
+            .arg("XX")
+            .arg(at_ms)
+            .arg(id)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn complete(&self, id: &str, case_number: &str) -> anyhow::Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .set_ex(
+                self.key(&format!("delivered:{id}")),
+                case_number,
+                DELIVERED_TTL.as_secs(),
+            )
+            .ignore()
+            .hdel(self.key("outbox:items"), id)
+            .ignore()
+            .zrem(self.key("outbox:due"), id)
+            .ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn park(&self, parked: &Parked) -> anyhow::Result<()> {
+        let id = parked.entry.id();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(
+                self.key("outbox:parked"),
+                id,
+                serde_json::to_string(parked)?,
+            )
+            .ignore()
+            .hdel(self.key("outbox:items"), id)
+            .ignore()
+            .zrem(self.key("outbox:due"), id)
+            .ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Waiting entries as (id, JSON, due ms).
+    pub(crate) async fn pending(&self) -> anyhow::Result<Vec<(String, String, i64)>> {
+        let mut conn = self.conn();
+        let items: Vec<(String, String)> = conn.hgetall(self.key("outbox:items")).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (id, json) in items {
+            let due: Option<f64> = conn.zscore(self.key("outbox:due"), &id).await?;
+            out.push((id, json, due.map_or(0, |d| d as i64)));
+        }
+        Ok(out)
+    }
+
+    /// Parked entries as (id, JSON).
+    pub(crate) async fn parked(&self) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(self.conn().hgetall(self.key("outbox:parked")).await?)
+    }
+
+    pub(crate) async fn retry(&self, id: &str) -> anyhow::Result<bool> {
+        let json: Option<String> = self.conn().hget(self.key("outbox:parked"), id).await?;
+        let Some(json) = json else {
+            return Ok(false);
+        };
+        let entry = unpark(&json)?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        self.enqueue_in(&mut pipe, &entry)?;
+        pipe.hdel(self.key("outbox:parked"), id).ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn depth(&self) -> anyhow::Result<(i64, i64)> {
+        let mut conn = self.conn();
+        let waiting: i64 = conn.zcard(self.key("outbox:due")).await?;
+        let parked: i64 = conn.hlen(self.key("outbox:parked")).await?;
+        Ok((waiting, parked))
+    }
+
+    pub(crate) async fn delivered(&self, id: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .get(self.key(&format!("delivered:{id}")))
+            .await?)
+    }
+}

@@ -1,0 +1,442 @@
+//! The embedded backend of [`crate::storage`]: SQLite in one file (why SQLite: see there).
+//!
+//! Tables (schema version in `PRAGMA user_version`):
+//! - `sessions(chat_id, data, expires_ms)`: a session reads as absent once `expires_ms`
+//!   has passed; expired rows are swept at open and then at most hourly on commit;
+//! - `profiles(user_id, data)`, `blocked(chat_id)`;
+//! - `outbox(id, entry, due_ms)` with an index on `due_ms`, `parked(id, parked)`,
+//!   `delivered(id, case_number, expires_ms)`.
+//!
+//! The file is opened in WAL mode with `synchronous=FULL` (every commit is on disk before
+//! it returns) and a busy timeout, so several processes of one host can share it. Every
+//! read-then-write runs in a `BEGIN IMMEDIATE` transaction (the write lock is taken up
+//! front, so a concurrent writer waits instead of failing half-way); the claim is a single
+//! `UPDATE … RETURNING` statement.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use intake_core::dialogue::{Profile, StoredSession};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::outbox::{DELIVERED_TTL, Entry, Parked, millis, now_ms, unpark};
+
+/// The schema this code writes.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    chat_id INTEGER PRIMARY KEY,
+    data TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS profiles (
+    user_id INTEGER PRIMARY KEY,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocked (
+    chat_id INTEGER PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id TEXT PRIMARY KEY,
+    entry TEXT NOT NULL,
+    due_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_ms);
+CREATE TABLE IF NOT EXISTS parked (
+    id TEXT PRIMARY KEY,
+    parked TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS delivered (
+    id TEXT PRIMARY KEY,
+    case_number TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+";
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often expired sessions and delivered numbers are swept.
+const SWEEP_EVERY_MS: i64 = 3600 * 1000;
+
+/// Store and outbox operations on one SQLite file, through one connection.
+#[derive(Clone)]
+pub(crate) struct FileStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    draft_ttl: Duration,
+    last_sweep_ms: AtomicI64,
+}
+
+fn open_connection(path: &Path) -> anyhow::Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("Failed to create the data folder {}", dir.display()))?;
+    }
+    let mut conn = Connection::open(path)
+        .with_context(|| format!("Failed to open the data file {}", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!(
+            "{}: SQLite refused WAL mode (journal_mode is {mode})",
+            path.display()
+        );
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "{}: written by a newer version of the bot (schema {version}, this one knows {SCHEMA_VERSION})",
+            path.display()
+        );
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(conn)
+}
+
+/// Deletes expired sessions and delivered numbers.
+fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM sessions WHERE expires_ms <= ?1", [now])?;
+    conn.execute("DELETE FROM delivered WHERE expires_ms <= ?1", [now])?;
+    Ok(())
+}
+
+/// A Telegram user id as an SQLite integer (they are below 2^52).
+fn user_key(user_id: u64) -> anyhow::Result<i64> {
+    i64::try_from(user_id).with_context(|| format!("user id {user_id} is out of range"))
+}
+
+/// Inserts or replaces a waiting entry, due at `due_ms`.
+fn put_entry(conn: &Connection, entry: &Entry, due_ms: i64) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO outbox (id, entry, due_ms) VALUES (?1, ?2, ?3)",
+        params![entry.id(), serde_json::to_string(entry)?, due_ms],
+    )?;
+    Ok(())
+}
+
+impl FileStore {
+    /// Opens (creating if needed) the file, sets it up and sweeps expired data.
+    pub(crate) async fn open(path: &Path, draft_ttl: Duration) -> anyhow::Result<Self> {
+        let owned = path.to_owned();
+        let conn = tokio::task::spawn_blocking(move || {
+            let conn = open_connection(&owned)?;
+            sweep(&conn, now_ms())?;
+            anyhow::Ok(conn)
+        })
+        .await
+        .context("the storage task failed")??;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                path: path.to_owned(),
+                draft_ttl,
+                last_sweep_ms: AtomicI64::new(now_ms()),
+            }),
+        })
+    }
+
+    /// The file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> anyhow::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic mid-call leaves no transaction open (it rolls back on drop), so the
+            // connection is still good.
+            let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn)
+        })
+        .await
+        .context("the storage task failed")?
+    }
+
+    pub(crate) async fn load_session(&self, chat_id: i64) -> anyhow::Result<Option<String>> {
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT data FROM sessions WHERE chat_id = ?1 AND expires_ms > ?2",
+                params![chat_id, now_ms()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    pub(crate) async fn load_profile(&self, user_id: u64) -> anyhow::Result<Option<String>> {
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT data FROM profiles WHERE user_id = ?1",
+                [user_key(user_id)?],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    fn session_expiry(&self, now: i64) -> i64 {
+        now.saturating_add(millis(self.inner.draft_ttl).max(1))
+    }
+
+    #[cfg(test)]
+    pub(crate) async fn write_raw_session(&self, chat_id: i64, raw: &str) -> anyhow::Result<()> {
+        let raw = raw.to_owned();
+        let expires = self.session_expiry(now_ms());
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO sessions (chat_id, data, expires_ms) VALUES (?1, ?2, ?3)",
+                params![chat_id, raw, expires],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn commit(
+        &self,
+        chat_id: i64,
+        session: &StoredSession,
+        profile: Option<(u64, &Profile)>,
+        outgoing: Option<&Entry>,
+    ) -> anyhow::Result<()> {
+        let session = serde_json::to_string(session)?;
+        let profile = profile
+            .map(|(id, p)| serde_json::to_string(p).map(|json| (id, json)))
+            .transpose()?;
+        let entry = outgoing.cloned();
+        let now = now_ms();
+        let expires = self.session_expiry(now);
+        let sweep_due = now - self.inner.last_sweep_ms.load(Ordering::Relaxed) >= SWEEP_EVERY_MS;
+        if sweep_due {
+            self.inner.last_sweep_ms.store(now, Ordering::Relaxed);
+        }
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO sessions (chat_id, data, expires_ms) VALUES (?1, ?2, ?3)",
+                params![chat_id, session, expires],
+            )?;
+            if let Some((user_id, json)) = profile {
+                tx.execute(
+                    "INSERT OR REPLACE INTO profiles (user_id, data) VALUES (?1, ?2)",
+                    params![user_key(user_id)?, json],
+                )?;
+            }
+            if let Some(entry) = entry {
+                put_entry(&tx, &entry, now)?;
+            }
+            if sweep_due {
+                sweep(&tx, now)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn ping(&self) -> anyhow::Result<()> {
+        self.with(|c| {
+            let _: i64 = c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn set_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO blocked (chat_id) VALUES (?1)",
+                [chat_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn clear_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
+        self.with(move |c| {
+            c.execute("DELETE FROM blocked WHERE chat_id = ?1", [chat_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn is_blocked(&self, chat_id: i64) -> anyhow::Result<bool> {
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1)",
+                [chat_id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    // ---- outbox ----
+
+    pub(crate) async fn enqueue(&self, entry: &Entry) -> anyhow::Result<()> {
+        let entry = entry.clone();
+        self.with(move |c| put_entry(c, &entry, now_ms())).await
+    }
+
+    pub(crate) async fn claim(
+        &self,
+        now: i64,
+        until: i64,
+        max: usize,
+    ) -> anyhow::Result<Vec<String>> {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "UPDATE outbox SET due_ms = ?2 WHERE id IN \
+                 (SELECT id FROM outbox WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?3) \
+                 RETURNING entry",
+            )?;
+            let rows = stmt.query_map(params![now, until, max], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
+    pub(crate) async fn save(&self, entry: &Entry) -> anyhow::Result<()> {
+        let id = entry.id().to_owned();
+        let json = serde_json::to_string(entry)?;
+        self.with(move |c| {
+            c.execute(
+                "UPDATE outbox SET entry = ?2 WHERE id = ?1",
+                params![id, json],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn set_due(&self, id: &str, at_ms: i64) -> anyhow::Result<()> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE outbox SET due_ms = ?2 WHERE id = ?1",
+                params![id, at_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn complete(&self, id: &str, case_number: &str) -> anyhow::Result<()> {
+        let id = id.to_owned();
+        let case_number = case_number.to_owned();
+        let expires = now_ms().saturating_add(millis(DELIVERED_TTL));
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO delivered (id, case_number, expires_ms) VALUES (?1, ?2, ?3)",
+                params![id, case_number, expires],
+            )?;
+            tx.execute("DELETE FROM outbox WHERE id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn park(&self, parked: &Parked) -> anyhow::Result<()> {
+        let id = parked.entry.id().to_owned();
+        let json = serde_json::to_string(parked)?;
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO parked (id, parked) VALUES (?1, ?2)",
+                params![id, json],
+            )?;
+            tx.execute("DELETE FROM outbox WHERE id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Waiting entries as (id, JSON, due ms), soonest first.
+    pub(crate) async fn pending(&self) -> anyhow::Result<Vec<(String, String, i64)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT id, entry, due_ms FROM outbox ORDER BY due_ms")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    /// Parked entries as (id, JSON).
+    pub(crate) async fn parked(&self) -> anyhow::Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT id, parked FROM parked ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    pub(crate) async fn retry(&self, id: &str) -> anyhow::Result<bool> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let json: Option<String> = tx
+                .query_row("SELECT parked FROM parked WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(json) = json else {
+                return Ok(false);
+            };
+            put_entry(&tx, &unpark(&json)?, now_ms())?;
+            tx.execute("DELETE FROM parked WHERE id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(crate) async fn depth(&self) -> anyhow::Result<(i64, i64)> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM parked)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .await
+    }
+
+    pub(crate) async fn delivered(&self, id: &str) -> anyhow::Result<Option<String>> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT case_number FROM delivered WHERE id = ?1 AND expires_ms > ?2",
+                params![id, now_ms()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+}
