@@ -169,6 +169,25 @@ impl Store {
         })
     }
 
+    /// Reads what handling an update needs: the chat's session, the user's profile and
+    /// whether the chat was marked blocked (one round trip on Redis).
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn load_chat(
+        &self,
+        chat_id: i64,
+        user_id: u64,
+    ) -> anyhow::Result<(LoadedSession, Profile, bool)> {
+        let (session, profile, blocked) =
+            dispatch!(&self.backend, b => b.load_chat(chat_id, user_id).await)?;
+        let profile = profile
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        Ok((decode_session(session), profile, blocked))
+    }
+
     /// Reads a chat's session.
     ///
     /// # Errors

@@ -717,7 +717,10 @@ async fn route(State(hub): State<Arc<Hub>>, req: Request) -> Response {
                 Err(e) => error(StatusCode::BAD_REQUEST, &e),
             }
         }
-        _ => error(StatusCode::NOT_FOUND, "Not Found"),
+        _ => {
+            hub.lock().counters.unknown.push(format!("path {path}"));
+            error(StatusCode::NOT_FOUND, "Not Found")
+        }
     }
 }
 
@@ -858,6 +861,10 @@ fn download(hub: &Arc<Hub>, path: &str) -> Response {
         .and_then(|f| f.strip_suffix(".png"))
         .and_then(doc_size)
     else {
+        hub.lock()
+            .counters
+            .unknown
+            .push(format!("download of {path}"));
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
     hub.count("downloadfile");

@@ -485,7 +485,7 @@ async fn attachments(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Atta
     hub.start_users(plan.attachment_intakes, Mode::Closed);
     let finished = wait_for(
         || hub.intakes() >= intakes_before + plan.attachment_intakes as u64,
-        Duration::from_secs(300),
+        Duration::from_secs(120),
     )
     .await;
     let secs = start.elapsed().as_secs_f64();
@@ -499,8 +499,9 @@ async fn attachments(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Atta
     cleanup(env, &pfx).await;
     if !finished {
         bail!(
-            "{}: the attachment intakes did not finish in 300 s",
-            peer.name()
+            "{}: the attachment intakes did not finish in 120 s (unknown calls: {:?})",
+            peer.name(),
+            hub.counters().unknown
         );
     }
     let peak_kib = peak.load(Ordering::Relaxed).max(hwm);

@@ -113,6 +113,22 @@ impl RedisStore {
             .await?)
     }
 
+    /// Session text, profile text and the blocked mark in one round trip.
+    pub(crate) async fn load_chat(
+        &self,
+        chat_id: i64,
+        user_id: u64,
+    ) -> anyhow::Result<(Option<String>, Option<String>, bool)> {
+        let (session, profile, blocked): (Option<String>, Option<String>, Option<String>) =
+            redis::cmd("MGET")
+                .arg(self.key(&format!("session:{chat_id}")))
+                .arg(self.key(&format!("profile:{user_id}")))
+                .arg(self.key(&format!("blocked:{chat_id}")))
+                .query_async(&mut self.conn())
+                .await?;
+        Ok((session, profile, blocked.is_some()))
+    }
+
     #[cfg(test)]
     pub(crate) async fn write_raw_session(&self, chat_id: i64, raw: &str) -> anyhow::Result<()> {
         let () = self

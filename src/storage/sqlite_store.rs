@@ -170,6 +170,19 @@ impl FileStore {
         .context("the storage task failed")?
     }
 
+    /// Session text, profile text and the blocked mark.
+    pub(crate) async fn load_chat(
+        &self,
+        chat_id: i64,
+        user_id: u64,
+    ) -> anyhow::Result<(Option<String>, Option<String>, bool)> {
+        Ok((
+            self.load_session(chat_id).await?,
+            self.load_profile(user_id).await?,
+            self.is_blocked(chat_id).await?,
+        ))
+    }
+
     pub(crate) async fn load_session(&self, chat_id: i64) -> anyhow::Result<Option<String>> {
         self.with(move |c| {
             Ok(c.query_row(

@@ -237,11 +237,9 @@ async fn step_chat(
     let chat = inc.chat;
     let user_id = inc.user.id.0;
     let tg_lang = Localizer::pick(inc.user.language_code.as_deref());
-    let loaded = state.store.load_session(chat.0).await;
-    let profile = state.store.load_profile(user_id).await;
-    let (loaded, profile) = match (loaded, profile) {
-        (Ok(l), Ok(p)) => (l, p),
-        (Err(e), _) | (_, Err(e)) => {
+    let (loaded, profile, blocked) = match state.store.load_chat(chat.0, user_id).await {
+        Ok(all) => all,
+        Err(e) => {
             tracing::warn!(error.message = %e, "storage unavailable");
             let text = state.i18n.text(tg_lang, "temporarily-unavailable");
             if inc.callback.is_some() {
@@ -336,7 +334,7 @@ async fn step_chat(
     for id in notices {
         send(state, bot, chat, state.i18n.text(&lang, id), None).await;
     }
-    if let Err(e) = state.store.clear_blocked(chat.0).await {
+    if blocked && let Err(e) = state.store.clear_blocked(chat.0).await {
         tracing::debug!(error.message = %e, "could not clear the blocked mark");
     }
     let mut toast = None;

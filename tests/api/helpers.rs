@@ -44,6 +44,7 @@ pub struct TestApp {
     pub i18n: Localizer,
     /// Where `/healthz` and `/metrics` are served.
     pub http_addr: std::net::SocketAddr,
+    settings: Settings,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     seen: Mutex<HashMap<i64, usize>>,
@@ -132,7 +133,7 @@ async fn start_with_settings(
     settings: Settings,
 ) -> TestApp {
     init_logs();
-    let app = Application::build(settings)
+    let app = Application::build(settings.clone())
         .await
         .expect("the application builds");
     let http_addr = app.http_addr();
@@ -147,6 +148,7 @@ async fn start_with_settings(
         prefix,
         i18n,
         http_addr,
+        settings,
         stop: Some(stop_tx),
         task: Some(task),
         seen: Mutex::new(HashMap::new()),
@@ -159,8 +161,14 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.stop_bot().await;
         let seen = std::mem::take(&mut *self.seen.lock().expect("lock"));
-        let TestApp { tg, od, prefix, .. } = self;
-        let app = start(tg, od, prefix).await;
+        let TestApp {
+            tg,
+            od,
+            prefix,
+            settings,
+            ..
+        } = self;
+        let app = start_with_settings(tg, od, prefix, settings).await;
         *app.seen.lock().expect("lock") = seen;
         app
     }

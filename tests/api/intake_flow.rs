@@ -321,3 +321,22 @@ async fn an_access_request_in_english_with_a_shared_contact() {
         "{content}"
     );
 }
+
+#[tokio::test]
+async fn without_redis_the_bot_keeps_its_state_in_the_embedded_file() {
+    let file = std::env::temp_dir().join(format!("bot-{}.db", uuid::Uuid::new_v4().simple()));
+    let path = file.clone();
+    let app = crate::helpers::spawn_app_configured(move |s| {
+        s.redis.url = None;
+        s.bot.data_file = path;
+    })
+    .await;
+    let user = TestUser::ru(500_005);
+    let summary = app.fill_custom_development(&user).await;
+    let app = app.restart().await;
+    app.taps(&user, &summary, &app.tx("ru", "btn-send"));
+    app.expect(&user, "664-245651").await;
+    assert_eq!(app.od.cases().len(), 1);
+    assert!(file.exists(), "the state lives in {}", file.display());
+    let _ = std::fs::remove_file(&file);
+}
