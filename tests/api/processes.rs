@@ -90,9 +90,20 @@ async fn rig(lease_secs: u32) -> Rig {
 }
 
 impl Rig {
+    /// The delivery-only process.
     fn worker(&self) -> Child {
+        self.spawn("worker")
+    }
+
+    /// The whole bot (polling + delivery), as deployed.
+    fn bot(&self) -> Child {
+        self.spawn("run")
+    }
+
+    fn spawn(&self, command: &str) -> Child {
         Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
-            .arg("worker")
+            .arg(command)
+            .env("HTTP_ADDR", "127.0.0.1:0")
             .env("TELOXIDE_TOKEN", FakeTelegram::TOKEN)
             .env("TELEGRAM_API_URL", self.tg.api_url().as_str())
             .env("OMNIDESK_URL", self.od.base_url())
@@ -182,7 +193,7 @@ async fn wait_delivered(rig: &Rig, outbox: &Outbox, n: usize, limit: Duration) -
 }
 
 #[tokio::test]
-async fn two_worker_processes_deliver_200_requests_with_no_duplicate_and_no_loss() {
+async fn a_bot_and_a_worker_process_deliver_200_requests_with_no_duplicate_and_no_loss() {
     let rig = rig(5).await;
     let outbox = rig.outbox().await;
     let n = count(200);
@@ -194,7 +205,8 @@ async fn two_worker_processes_deliver_200_requests_with_no_duplicate_and_no_loss
             rig.od.push_behaviour(Behaviour::CreateThenDropConnection);
         }
     }
-    let mut a = rig.worker();
+    // As deployed: the polling bot plus an extra delivery process.
+    let mut a = rig.bot();
     let mut b = rig.worker();
     let done = wait_delivered(&rig, &outbox, n, Duration::from_secs(90 + n as u64 / 10)).await;
     let _ = a.kill();
@@ -210,7 +222,7 @@ async fn two_worker_processes_deliver_200_requests_with_no_duplicate_and_no_loss
 }
 
 #[tokio::test]
-async fn a_worker_killed_with_sigkill_at_random_moments_delivers_each_request_exactly_once() {
+async fn the_bot_killed_with_sigkill_at_random_moments_delivers_each_request_exactly_once() {
     let rig = rig(1).await;
     let outbox = rig.outbox().await;
     let entries: Vec<Entry> = (0..count(40)).map(entry).collect();
@@ -225,14 +237,14 @@ async fn a_worker_killed_with_sigkill_at_random_moments_delivers_each_request_ex
         && start.elapsed() < Duration::from_secs(60)
         && kills < 25
     {
-        let mut child = rig.worker();
+        let mut child = rig.bot();
         let alive = Duration::from_millis(rand::random_range(150..900));
         tokio::time::sleep(alive).await;
         let _ = child.kill();
         let _ = child.wait();
         kills += 1;
     }
-    let mut last = rig.worker();
+    let mut last = rig.bot();
     let final_wait = Duration::from_secs(60 + entries.len() as u64 / 4);
     let done = wait_delivered(&rig, &outbox, entries.len(), final_wait).await;
     let _ = last.kill();
