@@ -855,7 +855,32 @@ async fn get_updates(hub: &Arc<Hub>, p: &Params) -> Response {
     }
 }
 
+/// Decodes `%XX` escapes (teloxide sends the file path's `/` as `%2F`).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn download(hub: &Arc<Hub>, path: &str) -> Response {
+    let path = percent_decode(path);
     let Some(size) = path
         .strip_prefix("documents/")
         .and_then(|f| f.strip_suffix(".png"))
@@ -967,5 +992,6 @@ mod tests {
             "send"
         ));
         assert_eq!(doc_size("BENCHDOC-20971520-1000001-2"), Some(20_971_520));
+        assert_eq!(percent_decode("documents%2Fa%20b.png%"), "documents/a b.png%");
     }
 }

@@ -101,6 +101,10 @@ pub fn dialogue_round_trips(r: &PeerReport) -> (f64, u64) {
 /// Judges the run against the targets of the benchmark issue.
 pub fn verdicts(rust: &PeerReport, aiogram: Option<&PeerReport>, plan: &Plan) -> Vec<Verdict> {
     let mut v = Vec::new();
+    if plan.attachments_only {
+        push_attachment_verdict(&mut v, rust);
+        return v;
+    }
     let ratio =
         aiogram.map(|a| rust.saturation.updates_per_sec / a.saturation.updates_per_sec.max(1e-9));
     v.push(Verdict {
@@ -134,6 +138,11 @@ pub fn verdicts(rust: &PeerReport, aiogram: Option<&PeerReport>, plan: &Plan) ->
         measured: format!("{:.1} MiB", mib(rust.idle_rss_kib)),
         met: Some((rust.idle_rss_kib as f64) < THIRTY_MB_KIB),
     });
+    push_attachment_verdict(&mut v, rust);
+    v
+}
+
+fn push_attachment_verdict(v: &mut Vec<Verdict>, rust: &PeerReport) {
     match &rust.attachments {
         Some(a) => v.push(Verdict {
             target: format!(
@@ -159,7 +168,6 @@ pub fn verdicts(rust: &PeerReport, aiogram: Option<&PeerReport>, plan: &Plan) ->
             met: None,
         }),
     }
-    v
 }
 
 fn lat(w: &crate::fake_telegram::Window) -> String {
