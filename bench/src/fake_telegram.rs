@@ -124,6 +124,10 @@ pub struct Window {
     pub first_reply: Summary,
     /// Paced releases that found no ready user.
     pub missed_releases: u64,
+    /// Latency of each step of the script: (step, summary).
+    pub by_step: Vec<(String, Summary)>,
+    /// Latency of every update except the last step (Send, which waits for Omnidesk).
+    pub without_send: Summary,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +139,7 @@ struct Recorder {
     missed: u64,
     latency: Samples,
     first: Samples,
+    by_step: Vec<Samples>,
 }
 
 /// Request counts, for sanity checks.
@@ -336,6 +341,12 @@ impl Inner {
         if let Some(handed) = user.handed
             && self.rec.on
         {
+            if self.rec.by_step.len() < script_len {
+                self.rec.by_step.resize_with(script_len, Samples::default);
+            }
+            if let Some(s) = self.rec.by_step.get_mut(user.step) {
+                s.push(now.saturating_duration_since(handed));
+            }
             self.rec.latency.push(now.saturating_duration_since(handed));
             self.rec
                 .first
@@ -510,10 +521,24 @@ impl Hub {
 
     /// Closes the window and summarizes it.
     pub fn end_window(&self) -> Window {
-        let mut rec = {
+        let (mut rec, script) = {
             let mut inner = self.lock();
-            std::mem::take(&mut inner.rec)
+            (std::mem::take(&mut inner.rec), Arc::clone(&inner.script))
         };
+        let mut without_send = Samples::default();
+        let last = rec.by_step.len().saturating_sub(1);
+        for s in rec.by_step.iter().take(last) {
+            without_send.extend(s);
+        }
+        let by_step = rec
+            .by_step
+            .iter_mut()
+            .enumerate()
+            .map(|(i, s)| {
+                let label = script.get(i).map_or_else(String::new, Step::label);
+                (format!("{}. {label}", i + 1), s.summary())
+            })
+            .collect();
         let secs = rec
             .start
             .map_or(0.0, |s| s.elapsed().as_secs_f64())
@@ -526,6 +551,8 @@ impl Hub {
             latency: rec.latency.summary(),
             first_reply: rec.first.summary(),
             missed_releases: rec.missed,
+            by_step,
+            without_send: without_send.summary(),
         }
     }
 
@@ -992,6 +1019,9 @@ mod tests {
             "send"
         ));
         assert_eq!(doc_size("BENCHDOC-20971520-1000001-2"), Some(20_971_520));
-        assert_eq!(percent_decode("documents%2Fa%20b.png%"), "documents/a b.png%");
+        assert_eq!(
+            percent_decode("documents%2Fa%20b.png%"),
+            "documents/a b.png%"
+        );
     }
 }

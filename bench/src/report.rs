@@ -203,7 +203,7 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
         .collect();
     let _ = write!(s, "{:<52}", "");
     for n in &names {
-        let _ = write!(s, "{n:>22}");
+        let _ = write!(s, "{n:>30}");
     }
     if o.ratio.is_some() {
         let _ = write!(s, "{:>10}", "ratio");
@@ -212,7 +212,7 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
     let mut row = |label: &str, cells: Vec<String>, ratio: Option<String>| {
         let _ = write!(s, "{label:<52}");
         for c in cells {
-            let _ = write!(s, "{c:>22}");
+            let _ = write!(s, "{c:>30}");
         }
         if let Some(r) = ratio {
             let _ = write!(s, "{r:>10}");
@@ -241,6 +241,23 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
     row(
         "  latency p50 / p95 / p99, ms",
         each(&|p| lat(&p.offered)),
+        None,
+    );
+    row(
+        "  without Send: p50 / p95 / p99, ms",
+        each(&|p| {
+            let l = &p.offered.without_send;
+            format!("{:.2} / {:.2} / {:.2}", l.p50_ms, l.p95_ms, l.p99_ms)
+        }),
+        None,
+    );
+    row(
+        "  Send (waits for the case number): p50 / p99, ms",
+        each(&|p| {
+            p.offered.by_step.last().map_or_else(String::new, |(_, l)| {
+                format!("{:.2} / {:.2}", l.p50_ms, l.p99_ms)
+            })
+        }),
         None,
     );
     row(

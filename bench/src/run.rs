@@ -26,7 +26,7 @@ use crate::fake_omnidesk::{Omnidesk, Received};
 use crate::fake_telegram::{Counters, Hub, Mode, Window};
 use crate::peer::{BotProcess, Endpoints, Peer};
 use crate::redis_probe::{self, CommandCounts, RespProxy};
-use crate::scenario::{Action, device_malfunction};
+use crate::scenario::device_malfunction;
 
 /// How long and how hard to run.
 #[derive(Debug, Clone)]
@@ -79,6 +79,8 @@ pub struct Calibration {
     pub commands_by_name: BTreeMap<String, f64>,
     /// Each update: (what the user did, round trips, commands in order of name).
     pub per_step: Vec<(String, u64, CommandCounts)>,
+    /// Latency of each step with one update in flight (Redis behind the proxy).
+    pub unloaded: Window,
 }
 
 /// Redis commands per update during a load window (`INFO commandstats`).
@@ -269,15 +271,7 @@ pub async fn run_peer(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Pee
 
 async fn calibrate(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Calibration> {
     let script = device_malfunction(0);
-    let labels: Vec<String> = script
-        .iter()
-        .map(|s| match &s.action {
-            Action::Text(t) if t.starts_with('/') => (*t).to_owned(),
-            Action::Text(_) => "text".to_owned(),
-            Action::Press(d) => format!("press {d}"),
-            Action::Document => "document".to_owned(),
-        })
-        .collect();
+    let labels: Vec<String> = script.iter().map(crate::scenario::Step::label).collect();
     let steps = script.len();
     let fakes = Fakes::start(script, 0).await?;
     let (head, hostport, tail) = split_redis_url(&env.redis_url)?;
@@ -297,6 +291,7 @@ async fn calibrate(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Calibr
     .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     fakes.hub.start_users(1, Mode::Paced);
+    fakes.hub.begin_window();
     let mut cal = Calibration::default();
     let mut total = redis_probe::ProxyCounts::default();
     for i in 0..plan.calibration_intakes * steps {
@@ -321,6 +316,7 @@ async fn calibrate(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Calibr
             *total.commands.entry(k).or_default() += v;
         }
     }
+    cal.unloaded = fakes.hub.end_window();
     fakes.hub.drain(Duration::from_secs(5)).await;
     bot.stop().await;
     cleanup(env, &pfx).await;

@@ -39,6 +39,18 @@ pub struct Step {
     pub expect: Expect,
 }
 
+impl Step {
+    /// Short description: `/start`, `text`, `press skip:4`, `document`.
+    pub fn label(&self) -> String {
+        match &self.action {
+            Action::Text(t) if t.starts_with('/') => (*t).to_owned(),
+            Action::Text(_) => "text".to_owned(),
+            Action::Press(d) => format!("press {d}"),
+            Action::Document => "document".to_owned(),
+        }
+    }
+}
+
 /// Marker the fake Omnidesk puts in every case number (`BENCH-<n>`).
 pub const CASE_MARK: &str = "BENCH-";
 

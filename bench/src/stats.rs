@@ -32,6 +32,11 @@ impl Samples {
         self.micros.is_empty()
     }
 
+    /// Adds every sample of `other`.
+    pub fn extend(&mut self, other: &Samples) {
+        self.micros.extend_from_slice(&other.micros);
+    }
+
     /// Removes every sample.
     pub fn clear(&mut self) {
         self.micros.clear();

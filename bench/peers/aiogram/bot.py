@@ -41,7 +41,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 DRAFT_TTL = 7 * 24 * 3600
 
@@ -646,7 +646,9 @@ async def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prefix = os.environ.get("BOT_REDIS_PREFIX", "aiogram-bot:")
     app.prefix = prefix
-    app.redis = Redis.from_url(os.environ["REDIS_URL"])
+    # A blocking pool: under load, handlers wait for a connection instead of failing with
+    # "Too many connections" (the default pool's behaviour).
+    app.redis = Redis(connection_pool=BlockingConnectionPool.from_url(os.environ["REDIS_URL"], max_connections=64, timeout=30))
     app.omnidesk_url = os.environ["OMNIDESK_URL"].rstrip("/")
     app.auth = aiohttp.BasicAuth(os.environ["OMNIDESK_EMAIL"], os.environ["OMNIDESK_API_KEY"])
     app.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
