@@ -11,8 +11,6 @@ use intake_core::form::Catalog;
 use secrecy::ExposeSecret;
 use teloxide::dispatching::ShutdownToken;
 use teloxide::prelude::*;
-use teloxide::types::AllowedUpdate;
-use teloxide::update_listeners::Polling;
 
 use crate::config::Settings;
 use crate::delivery::{CaseSink, Deliverer, FileSource, Sla};
@@ -316,10 +314,7 @@ async fn poll(
     timeout: Duration,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let listener = Polling::builder(bot.clone())
-        .timeout(timeout)
-        .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
-        .build();
+    let listener = telegram::AckPolling::new(bot.clone(), timeout, state.in_flight.clone());
     let mut dispatcher = Dispatcher::builder(bot, telegram::schema())
         .dependencies(dptree::deps![state])
         .default_handler(|_| async {})

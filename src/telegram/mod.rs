@@ -8,6 +8,7 @@
 
 mod extract;
 mod limits;
+mod polling;
 mod render;
 pub mod webhook;
 
@@ -34,6 +35,7 @@ use crate::worker::WorkerHandle;
 
 pub use extract::command;
 pub use limits::SendLimits;
+pub use polling::{AckPolling, InFlight};
 pub use render::text as render_text;
 
 /// Everything the handler needs, shared by all updates.
@@ -52,6 +54,8 @@ pub struct AppState {
     pub limits: Arc<SendLimits>,
     /// Counters for `/metrics`.
     pub metrics: Arc<crate::ops::Metrics>,
+    /// Updates being handled (polling confirms a batch only when this is empty).
+    pub in_flight: Arc<InFlight>,
     /// How long the user waits for the case number before being told it will follow.
     pub answer_wait: Duration,
     reply_labels: Vec<(String, String)>,
@@ -82,6 +86,7 @@ impl AppState {
             worker: worker.handle.clone(),
             limits: worker.limits.clone(),
             metrics: worker.metrics.clone(),
+            in_flight: Arc::default(),
             answer_wait,
             reply_labels,
         }
@@ -152,6 +157,7 @@ pub(crate) async fn handle_update(bot: Bot, update: Update, state: Arc<AppState>
         .metrics
         .update_seconds
         .observe(started.elapsed().as_secs_f64());
+    state.in_flight.end();
     let _enter = span.enter();
     match result {
         Ok(Ok(())) => {}

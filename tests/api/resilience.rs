@@ -154,3 +154,23 @@ async fn metrics_count_an_intake_and_healthz_reports_storage() {
     assert_eq!(health["storage"], "ok");
     assert_eq!(health["omnidesk"], "ok");
 }
+
+#[tokio::test]
+async fn an_update_is_confirmed_to_telegram_only_after_it_was_handled() {
+    let app = spawn_app().await;
+    let user = TestUser::ru(800_004);
+    // A 5xx makes teloxide wait 10 s before giving up on the reply: the update stays in hand.
+    app.tg.fail_next("sendMessage", 1, Failure::ServerError);
+    let id = app.says(&user, "/help");
+    assert!(app.tg.wait_for_calls("sendMessage", 1, WAIT).await);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        app.tg.confirmed_offset() <= id,
+        "update {id} confirmed while still being handled (offset {})",
+        app.tg.confirmed_offset()
+    );
+    assert!(
+        app.tg.wait_for_confirmed(id, Duration::from_secs(20)).await,
+        "confirmed once handled"
+    );
+}
