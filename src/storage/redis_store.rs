@@ -263,13 +263,18 @@ impl RedisStore {
                 case_number,
                 DELIVERED_TTL.as_secs(),
             )
-            .ignore()
-            .hdel(self.key("outbox:items"), id)
+            .ignore();
+        self.dequeue_in(&mut pipe, id);
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Adds the commands that take `id` out of the queue to a transaction.
+    fn dequeue_in(&self, pipe: &mut redis::Pipeline, id: &str) {
+        pipe.hdel(self.key("outbox:items"), id)
             .ignore()
             .zrem(self.key("outbox:due"), id)
             .ignore();
-        let () = pipe.query_async(&mut self.conn()).await?;
-        Ok(())
     }
 
     pub(crate) async fn park(&self, parked: &Parked) -> anyhow::Result<()> {
@@ -281,11 +286,8 @@ impl RedisStore {
                 id,
                 serde_json::to_string(parked)?,
             )
-            .ignore()
-            .hdel(self.key("outbox:items"), id)
-            .ignore()
-            .zrem(self.key("outbox:due"), id)
             .ignore();
+        self.dequeue_in(&mut pipe, id);
         let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }
