@@ -295,3 +295,49 @@ async fn sigterm_mid_delivery_finishes_the_delivery_and_loses_nothing() {
     );
     rig.assert_exactly_once(&entries);
 }
+
+#[tokio::test]
+async fn the_terminal_chat_with_omnidesk_configured_creates_a_real_case() {
+    use std::io::Write;
+    let rig = rig(5).await;
+    let dir = std::env::temp_dir().join(format!("chat-od-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let shot = dir.join("screen.png");
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[9u8; 2048][..]].concat();
+    std::fs::write(&shot, &png).expect("png");
+    // Shortest kind: description, skip link (2 = Skip), attach, Done (1), identification,
+    // skip additional info (2), Send (1).
+    let script = format!(
+        "7\nНужна форма отчёта по воде с разбивкой по подъездам\n2\n/attach {}\n1\na@b.ru\nООО Тест\ntest\n2\n1\n",
+        shot.display()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
+        .arg("chat")
+        .env("BOT_CONFIG", &rig.config.0)
+        .env("OMNIDESK_URL", rig.od.base_url())
+        .env("OMNIDESK_EMAIL", STAFF_EMAIL)
+        .env("OMNIDESK_API_KEY", API_KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chat starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script");
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("chat ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("664-245651"), "{stdout}");
+    assert!(!stdout.contains("DRY-"), "not a dry run: {stdout}");
+    let cases = rig.od.cases();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].attachments[0].bytes, png);
+    assert_eq!(cases[0].fields["priority"], "low");
+    let _ = std::fs::remove_dir_all(dir);
+}
