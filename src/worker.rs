@@ -10,7 +10,7 @@ use std::time::Duration;
 use intake_core::msg::Msg;
 use teloxide::prelude::*;
 use teloxide::types::ChatId;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::{self, Deliverer, DeliveryError, short_token};
@@ -55,26 +55,17 @@ pub enum Outcome {
     Parked,
 }
 
-/// Shared handle to wake the worker and hear outcomes.
-#[derive(Debug, Clone)]
+/// Shared handle to wake the worker and hear the outcome of a request.
+#[derive(Debug, Clone, Default)]
 pub struct WorkerHandle {
     wake: Arc<Notify>,
-    outcomes: broadcast::Sender<(String, Outcome)>,
-}
-
-impl Default for WorkerHandle {
-    fn default() -> Self {
-        Self::new()
-    }
+    waiting: Arc<std::sync::Mutex<std::collections::HashMap<String, oneshot::Sender<Outcome>>>>,
 }
 
 impl WorkerHandle {
-    /// A handle with no listeners yet.
+    /// A handle with no one waiting yet.
     pub fn new() -> Self {
-        Self {
-            wake: Arc::new(Notify::new()),
-            outcomes: broadcast::channel(1024).0,
-        }
+        Self::default()
     }
 
     /// Asks the worker to look for due requests now.
@@ -82,9 +73,28 @@ impl WorkerHandle {
         self.wake.notify_one();
     }
 
-    /// Outcomes of this process's deliveries, as they happen.
-    pub fn subscribe(&self) -> broadcast::Receiver<(String, Outcome)> {
-        self.outcomes.subscribe()
+    /// Registers interest in the first outcome of request `id` (call before it can be
+    /// delivered, then [`Self::forget`] it if you stop waiting).
+    pub fn expect(&self, id: &str) -> oneshot::Receiver<Outcome> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut waiting) = self.waiting.lock() {
+            waiting.insert(id.to_owned(), tx);
+        }
+        rx
+    }
+
+    /// Stops waiting for request `id`.
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut waiting) = self.waiting.lock() {
+            waiting.remove(id);
+        }
+    }
+
+    fn report(&self, id: &str, outcome: Outcome) {
+        let waiter = self.waiting.lock().ok().and_then(|mut w| w.remove(id));
+        if let Some(tx) = waiter {
+            let _ = tx.send(outcome);
+        }
     }
 }
 
@@ -138,19 +148,26 @@ impl Worker {
             if stop.is_cancelled() {
                 break;
             }
-            match self.outbox.claim(self.config.lease, 8).await {
+            match self.outbox.claim(self.config.lease, 64).await {
                 Ok(entries) if !entries.is_empty() => {
                     redis_errors = 0;
-                    for entry in entries {
-                        let id = entry.id().to_owned();
-                        let outcome = self.process(entry).await;
-                        match &outcome {
-                            Outcome::Delivered(_) => self.metrics.delivery("ok", true),
-                            Outcome::Parked => self.metrics.delivery("parked", true),
-                            Outcome::Deferred => self.metrics.delivery("retried", false),
-                        }
-                        let _ = self.handle.outcomes.send((id, outcome));
-                    }
+                    // Deliveries are independent: one slow case must not hold up the rest.
+                    let this = &self;
+                    futures::StreamExt::for_each_concurrent(
+                        futures::stream::iter(entries),
+                        32,
+                        |entry| async move {
+                            let id = entry.id().to_owned();
+                            let outcome = this.process(entry).await;
+                            match &outcome {
+                                Outcome::Delivered(_) => this.metrics.delivery("ok", true),
+                                Outcome::Parked => this.metrics.delivery("parked", true),
+                                Outcome::Deferred => this.metrics.delivery("retried", false),
+                            }
+                            this.handle.report(&id, outcome);
+                        },
+                    )
+                    .await;
                     continue;
                 }
                 Ok(_) => redis_errors = 0,

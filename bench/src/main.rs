@@ -104,7 +104,14 @@ async fn real_main() -> anyhow::Result<()> {
         work_dir: work_dir.clone(),
         run_id,
     };
-    let redis_version = redis_version(&args.redis_url).await?;
+    let mut machine = Machine::describe(redis_version(&args.redis_url).await?);
+    machine.busy_before_start = report::busy_share(Duration::from_secs(1)).await;
+    if machine.busy_before_start > 0.1 {
+        eprintln!(
+            "warning: the CPUs were {:.0}% busy before the start; something else is running and the figures will be lower",
+            machine.busy_before_start * 100.0
+        );
+    }
 
     let mut peers = vec![Peer::Rust {
         binary: bot,
@@ -123,12 +130,17 @@ async fn real_main() -> anyhow::Result<()> {
     let ratio = reports
         .get(1)
         .map(|a| reports[0].saturation.updates_per_sec / a.saturation.updates_per_sec.max(1e-9));
+    let cpu_ratio = reports.get(1).map(|a| {
+        a.saturation_cpu.ms_per_update / reports[0].saturation_cpu.ms_per_update.max(1e-9)
+    });
     let verdicts = report::verdicts(&reports[0], reports.get(1), &plan);
     let outcome = Outcome {
-        machine: Machine::describe(redis_version),
+        machine,
+        revision: revision(&repo),
         mode: if args.quick { "quick" } else { "full" }.to_owned(),
         peers: reports,
         ratio,
+        cpu_ratio,
         verdicts,
     };
     println!("{}", report::render(&outcome, &plan));
@@ -139,6 +151,30 @@ async fn real_main() -> anyhow::Result<()> {
     }
     println!("bot logs: {}", work_dir.display());
     Ok(())
+}
+
+/// The repository's revision, read with `git` (read-only commands); `BENCH_REVISION`
+/// overrides it (for a bot built elsewhere, e.g. from a clean export of a commit).
+fn revision(repo: &std::path::Path) -> String {
+    if let Ok(r) = std::env::var("BENCH_REVISION") {
+        return r;
+    }
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let Some(head) = git(&["rev-parse", "--short", "HEAD"]) else {
+        return "unknown".to_owned();
+    };
+    let dirty = git(&["status", "--porcelain", "--", "src", "crates", "Cargo.toml"])
+        .is_some_and(|s| !s.is_empty());
+    if dirty { format!("{head}+dirty") } else { head }
 }
 
 async fn serve_only() -> anyhow::Result<()> {

@@ -83,6 +83,22 @@ impl Memory {
     }
 }
 
+/// CPU time a process has used (user + system), in clock ticks of 10 ms (`USER_HZ` is
+/// 100 on Linux), from `/proc/<pid>/stat`.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_cpu_ticks(&text)
+}
+
+/// `utime + stime` out of a `/proc/<pid>/stat` line.
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// Parses `VmRSS` and `VmHWM` (kB) out of a `/proc/<pid>/status` text.
 pub fn parse_status(text: &str) -> Memory {
     let field = |name: &str| {
@@ -179,6 +195,11 @@ impl BotProcess {
         }
     }
 
+    /// CPU ticks (10 ms) used so far.
+    pub fn cpu_ticks(&self) -> u64 {
+        cpu_ticks(self.pid).unwrap_or(0)
+    }
+
     /// Its memory now.
     pub fn memory(&self) -> Memory {
         Memory::of(self.pid).unwrap_or_default()
@@ -227,6 +248,8 @@ mod tests {
         let m = parse_status("Name:\tbot\nVmHWM:\t   24576 kB\nVmRSS:\t   20480 kB\n");
         assert_eq!(m.hwm_kib, 24576);
         assert_eq!(m.rss_kib, 20480);
+        let stat = "42 (waviot bot) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(300));
         assert_eq!(toml_str(r#"a"b\c"#), r#""a\"b\\c""#);
     }
 }

@@ -19,6 +19,9 @@ pub struct Machine {
     pub kernel: String,
     /// `redis_version` of the server used.
     pub redis: String,
+    /// Share of all CPUs busy during the second before the run (`/proc/stat`): anything
+    /// else running on the machine skews the figures.
+    pub busy_before_start: f64,
 }
 
 impl Machine {
@@ -42,6 +45,7 @@ impl Machine {
             .map(|s| s.trim().to_owned())
             .unwrap_or_default();
         Self {
+            busy_before_start: 0.0,
             cpu,
             cpus: std::thread::available_parallelism().map_or(0, usize::from),
             memory_mib,
@@ -49,6 +53,32 @@ impl Machine {
             redis,
         }
     }
+}
+
+/// `(busy, total)` jiffies of all CPUs from `/proc/stat`.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// Share of all CPUs busy over `window` (0.0–1.0).
+pub async fn busy_share(window: std::time::Duration) -> f64 {
+    let Some((b0, t0)) = cpu_jiffies() else {
+        return 0.0;
+    };
+    tokio::time::sleep(window).await;
+    let Some((b1, t1)) = cpu_jiffies() else {
+        return 0.0;
+    };
+    (b1 - b0) as f64 / (t1 - t0).max(1) as f64
 }
 
 /// A target and whether it was met.
@@ -69,10 +99,15 @@ pub struct Outcome {
     pub machine: Machine,
     /// `quick` or `full`.
     pub mode: String,
+    /// `git rev-parse --short HEAD` of the repository, `+dirty` when `src/` or `crates/`
+    /// had uncommitted changes.
+    pub revision: String,
     /// The bots, the Rust one first.
     pub peers: Vec<PeerReport>,
     /// Rust ÷ aiogram sustained updates/s.
     pub ratio: Option<f64>,
+    /// aiogram ÷ Rust CPU time per update at saturation.
+    pub cpu_ratio: Option<f64>,
     /// Verdicts against the targets.
     pub verdicts: Vec<Verdict>,
 }
@@ -171,10 +206,14 @@ fn push_attachment_verdict(v: &mut Vec<Verdict>, rust: &PeerReport) {
 }
 
 fn lat(w: &crate::fake_telegram::Window) -> String {
-    format!(
-        "{:.2} / {:.2} / {:.2}",
-        w.latency.p50_ms, w.latency.p95_ms, w.latency.p99_ms
-    )
+    three(&w.latency)
+}
+
+fn three(l: &crate::stats::Summary) -> String {
+    if l.count == 0 {
+        return "—".to_owned();
+    }
+    format!("{:.2} / {:.2} / {:.2}", l.p50_ms, l.p95_ms, l.p99_ms)
 }
 
 /// The human-readable report.
@@ -183,9 +222,16 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
     let m = &o.machine;
     let _ = writeln!(
         s,
-        "\nintake-bench ({} mode): {} × {}, {} MiB RAM, Linux {}, Redis {}",
-        o.mode, m.cpus, m.cpu, m.memory_mib, m.kernel, m.redis
+        "\nintake-bench ({} mode): {} × {}, {} MiB RAM, Linux {}, Redis {}; CPUs {:.0}% busy before the start",
+        o.mode,
+        m.cpus,
+        m.cpu,
+        m.memory_mib,
+        m.kernel,
+        m.redis,
+        m.busy_before_start * 100.0
     );
+    let _ = writeln!(s, "bot revision: {}", o.revision);
     let _ = writeln!(
         s,
         "scenario: device-malfunction intake by a new user, 14 updates (10 steps, 4 button presses incl. menu and Send)\n"
@@ -231,6 +277,18 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
         None,
     );
     row(
+        "  CPU: bot cores / bot ms per update / bench cores",
+        each(&|p| {
+            format!(
+                "{:.2} / {:.3} / {:.2}",
+                p.saturation_cpu.cores,
+                p.saturation_cpu.ms_per_update,
+                p.saturation_cpu.harness_cores
+            )
+        }),
+        o.cpu_ratio.map(|r| format!("{r:.1}×")),
+    );
+    row(
         &format!(
             "offered {} updates/s: achieved updates/s",
             plan.offered_rate
@@ -245,18 +303,14 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
     );
     row(
         "  without Send: p50 / p95 / p99, ms",
-        each(&|p| {
-            let l = &p.offered.without_send;
-            format!("{:.2} / {:.2} / {:.2}", l.p50_ms, l.p95_ms, l.p99_ms)
-        }),
+        each(&|p| three(&p.offered.without_send)),
         None,
     );
     row(
         "  Send (waits for the case number): p50 / p99, ms",
-        each(&|p| {
-            p.offered.by_step.last().map_or_else(String::new, |(_, l)| {
-                format!("{:.2} / {:.2}", l.p50_ms, l.p99_ms)
-            })
+        each(&|p| match p.offered.by_step.last() {
+            Some((_, l)) if l.count > 0 => format!("{:.2} / {:.2}", l.p50_ms, l.p99_ms),
+            _ => "— (no intake reached it)".to_owned(),
         }),
         None,
     );

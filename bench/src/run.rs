@@ -94,6 +94,42 @@ pub struct RedisUse {
     pub by_name: BTreeMap<String, f64>,
 }
 
+/// The bot's CPU use during a window (`/proc/<pid>/stat`, 10 ms ticks).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct CpuUse {
+    /// Cores busy on average.
+    pub cores: f64,
+    /// CPU milliseconds per completed update.
+    pub ms_per_update: f64,
+    /// Cores the bench itself (fakes and users) kept busy meanwhile.
+    pub harness_cores: f64,
+}
+
+struct CpuMark {
+    bot: u64,
+    me: u64,
+}
+
+impl CpuMark {
+    fn now(bot: &BotProcess) -> Self {
+        Self {
+            bot: bot.cpu_ticks(),
+            me: crate::peer::cpu_ticks(std::process::id()).unwrap_or(0),
+        }
+    }
+
+    fn since(&self, bot: &BotProcess, w: &Window) -> CpuUse {
+        let now = Self::now(bot);
+        let ms = now.bot.saturating_sub(self.bot) as f64 * 10.0;
+        let secs = w.secs.max(1e-9);
+        CpuUse {
+            cores: ms / 1000.0 / secs,
+            ms_per_update: ms / (w.updates.max(1) as f64),
+            harness_cores: now.me.saturating_sub(self.me) as f64 * 10.0 / 1000.0 / secs,
+        }
+    }
+}
+
 /// The attachment test.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Attachments {
@@ -130,10 +166,14 @@ pub struct PeerReport {
     pub offered: Window,
     /// Redis during the offered-load window.
     pub offered_redis: RedisUse,
+    /// The bot's CPU during the offered-load window.
+    pub offered_cpu: CpuUse,
     /// Saturation window.
     pub saturation: Window,
     /// Redis during the saturation window.
     pub saturation_redis: RedisUse,
+    /// The bot's CPU during the saturation window.
+    pub saturation_cpu: CpuUse,
     /// `VmHWM` after the windows, KiB.
     pub peak_rss_kib: u64,
     /// RSS two seconds after the load stopped, KiB.
@@ -400,10 +440,12 @@ async fn load(peer: &Peer, plan: &Plan, env: &Env, report: &mut PeerReport) -> a
     );
     let before = redis_probe::command_stats(&mut conn).await?;
     let done = hub.completed();
+    let cpu = CpuMark::now(&bot);
     hub.begin_window();
     hub.start_users(plan.offered_users, Mode::Paced);
     paced(hub, plan.offered_rate, plan.window).await;
     report.offered = hub.end_window();
+    report.offered_cpu = cpu.since(&bot, &report.offered);
     report.stalled += hub.drain(Duration::from_secs(10)).await;
     report.offered_redis = redis_use(&mut conn, &before, hub.completed() - done).await?;
 
@@ -415,10 +457,12 @@ async fn load(peer: &Peer, plan: &Plan, env: &Env, report: &mut PeerReport) -> a
     );
     let before = redis_probe::command_stats(&mut conn).await?;
     let done = hub.completed();
+    let cpu = CpuMark::now(&bot);
     hub.begin_window();
     hub.start_users(plan.saturation_users, Mode::Closed);
     tokio::time::sleep(plan.window).await;
     report.saturation = hub.end_window();
+    report.saturation_cpu = cpu.since(&bot, &report.saturation);
     report.stalled += hub.drain(Duration::from_secs(10)).await;
     report.saturation_redis = redis_use(&mut conn, &before, hub.completed() - done).await?;
 

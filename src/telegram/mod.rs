@@ -320,7 +320,7 @@ async fn step_chat(
     let profile = t.profile_changed.then_some((user_id, &t.profile));
     let entry = outgoing.map(Entry::new);
     // Subscribe before the request can be delivered, so its outcome cannot be missed.
-    let mut outcomes = entry.as_ref().map(|_| state.worker.subscribe());
+    let mut outcomes = entry.as_ref().map(|e| state.worker.expect(e.id()));
     if let Err(e) = state
         .store
         .commit(chat.0, &stored, profile, entry.as_ref())
@@ -455,24 +455,16 @@ async fn await_delivery(
     chat: ChatId,
     lang: &str,
     request_id: &str,
-    mut outcomes: tokio::sync::broadcast::Receiver<(String, crate::worker::Outcome)>,
+    outcome: tokio::sync::oneshot::Receiver<crate::worker::Outcome>,
 ) {
     use crate::worker::Outcome;
     send(state, bot, chat, state.i18n.text(lang, "sending"), None).await;
     state.worker.wake();
-    let wait = tokio::time::timeout(state.answer_wait, async {
-        loop {
-            match outcomes.recv().await {
-                Ok((id, outcome)) if id == request_id => return Some(outcome),
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    })
-    .await;
-    match wait {
-        Ok(Some(Outcome::Delivered(_) | Outcome::Parked)) => {}
-        Ok(Some(Outcome::Deferred) | None) | Err(_) => {
+    let waited = tokio::time::timeout(state.answer_wait, outcome).await;
+    match waited {
+        Ok(Ok(Outcome::Delivered(_) | Outcome::Parked)) => {}
+        Ok(Ok(Outcome::Deferred) | Err(_)) | Err(_) => {
+            state.worker.forget(request_id);
             send(
                 state,
                 bot,
