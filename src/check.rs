@@ -12,6 +12,9 @@ use crate::i18n::LANGUAGES;
 
 /// Message ids the adapters (Telegram, delivery, terminal chat) use.
 pub const ADAPTER_MESSAGE_IDS: &[&str] = &[
+    "case-kind",
+    "case-sent-at",
+    "case-sent-by",
     "chat-attach-missing",
     "chat-dry-run",
     "chat-dry-run-saved",
@@ -36,6 +39,7 @@ pub const ADAPTER_MESSAGE_IDS: &[&str] = &[
     "urgency-name-high",
     "urgency-name-low",
     "urgency-name-medium",
+    "zone-moscow",
 ];
 
 /// What was checked, when nothing was wrong.

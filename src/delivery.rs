@@ -96,7 +96,10 @@ pub fn build_case(
     subject.push_str(&suffix);
 
     let mut lines = vec![
-        format!("Тип обращения: {kind_label}"),
+        i18n.render(
+            AGENT_LANG,
+            &Msg::new("case-kind").arg("kind", kind_label.clone()),
+        ),
         i18n.render(
             AGENT_LANG,
             &sla.urgency_message(req.urgency, req.submitted_at),
@@ -131,15 +134,27 @@ pub fn build_case(
         .as_ref()
         .map(|u| format!(" @{u}"))
         .unwrap_or_default();
-    lines.push(format!(
-        "Отправлено через Telegram-бота: {}{username} (Telegram id {}), язык пользователя: {}",
-        out.sender.full_name, out.sender.id, out.lang
-    ));
-    lines.push(format!(
-        "Отправлено: {} UTC. Идентификатор обращения: {token} ({})",
-        req.submitted_at.format("%d.%m.%Y %H:%M"),
-        req.id
-    ));
+    lines.push(
+        i18n.render(
+            AGENT_LANG,
+            &Msg::new("case-sent-by")
+                .arg("name", format!("{}{username}", out.sender.full_name))
+                .arg("id", out.sender.id.to_string())
+                .arg("lang", out.lang.clone()),
+        ),
+    );
+    lines.push(
+        i18n.render(
+            AGENT_LANG,
+            &Msg::new("case-sent-at")
+                .arg(
+                    "time",
+                    req.submitted_at.format("%d.%m.%Y %H:%M").to_string(),
+                )
+                .arg("token", token.clone())
+                .arg("id", req.id.clone()),
+        ),
+    );
     let content = lines.join("\n");
     let content_html = lines
         .iter()
@@ -383,25 +398,22 @@ impl Sla {
         }
     }
 
-    /// Short name of the schedule's zone for people (`МСК` for Moscow).
-    pub fn zone_label(&self) -> String {
-        let tz = self.schedule.time_zone();
-        if tz == chrono_tz::Europe::Moscow {
-            "МСК".to_owned()
-        } else {
-            tz.name().to_owned()
-        }
-    }
-
     /// The urgency line: level, reaction time and, when known, the deadline.
     pub fn urgency_message(&self, urgency: Urgency, at: chrono::DateTime<chrono::Utc>) -> Msg {
         let level = format!("urgency-name-{}", urgency.as_str());
         match self.reaction(urgency, at) {
-            Reaction::Due { hours, due } => Msg::new("reaction-due")
-                .arg_ref("level", level)
-                .arg("hours", hours)
-                .arg("deadline", due.format("%d.%m.%Y %H:%M").to_string())
-                .arg("zone", self.zone_label()),
+            Reaction::Due { hours, due } => {
+                let msg = Msg::new("reaction-due")
+                    .arg_ref("level", level)
+                    .arg("hours", hours)
+                    .arg("deadline", due.format("%d.%m.%Y %H:%M").to_string());
+                // Moscow time has a name people know (МСК / MSK); other zones go by id.
+                if self.schedule.time_zone() == chrono_tz::Europe::Moscow {
+                    msg.arg_ref("zone", "zone-moscow")
+                } else {
+                    msg.arg("zone", self.schedule.time_zone().name())
+                }
+            }
             Reaction::HoursOnly { hours } => Msg::new("reaction-hours")
                 .arg_ref("level", level)
                 .arg("hours", hours),

@@ -132,3 +132,9 @@ chat-intro = Terminal chat of the WAVIoT support bot. Choose buttons by number; 
 chat-dry-run = Dry run: Omnidesk is not configured, requests are saved to the data/dry-run folder.
 chat-dry-run-saved = Dry run: request { $number } was saved in the dry-run folder.
 chat-attach-missing = File not found: { $path }
+
+# The case an agent reads (always rendered in Russian; kept here so every locale has every id).
+case-kind = Request type: { $kind }
+case-sent-by = Sent via the Telegram bot: { $name } (Telegram id { $id }), user's language: { $lang }
+case-sent-at = Sent: { $time } UTC. Request id: { $token } ({ $id })
+zone-moscow = MSK

@@ -133,3 +133,9 @@ chat-intro = Терминальный чат бота поддержки WAVIoT.
 chat-dry-run = Пробный режим: Omnidesk не настроен, обращения сохраняются в папку data/dry-run.
 chat-dry-run-saved = Пробный режим: обращение { $number } сохранено в папке пробных обращений.
 chat-attach-missing = Файл не найден: { $path }
+
+# The case an agent reads (always rendered in Russian).
+case-kind = Тип обращения: { $kind }
+case-sent-by = Отправлено через Telegram-бота: { $name } (Telegram id { $id }), язык пользователя: { $lang }
+case-sent-at = Отправлено: { $time } UTC. Идентификатор обращения: { $token } ({ $id })
+zone-moscow = МСК
