@@ -21,6 +21,9 @@ use teloxide::types::{AllowedUpdate, UpdateKind};
 use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
 use tokio::sync::Notify;
 
+/// The longest the listener waits for a batch's handlers before polling again anyway.
+const MAX_WAIT_FOR_HANDLERS: Duration = Duration::from_secs(300);
+
 /// Updates handed to the dispatcher and not yet handled.
 #[derive(Debug, Default)]
 pub struct InFlight {
@@ -47,12 +50,25 @@ impl InFlight {
     }
 
     async fn wait_idle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            if self.count.load(Ordering::SeqCst) == 0 {
-                return;
+        let idle = async {
+            loop {
+                let notified = self.idle.notified();
+                if self.count.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
             }
-            notified.await;
+        };
+        // A safety net: an update that never reports back must not stop polling for good.
+        if tokio::time::timeout(MAX_WAIT_FOR_HANDLERS, idle)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = self.count.load(Ordering::SeqCst),
+                "handlers did not report back in time; polling on"
+            );
+            self.count.store(0, Ordering::SeqCst);
         }
     }
 }
