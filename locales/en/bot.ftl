@@ -106,7 +106,6 @@ registered-saved = The request is saved. Support is unavailable right now — th
 delivery-rejected = The request could not be registered automatically. It is saved, and a support specialist will contact you. Hotline: 8-800-550-51-89.
 group-only-private = Requests are taken in a private chat with the bot: { $link }
 temporarily-unavailable = The bot is temporarily unavailable. Please repeat in a minute.
-internal-error = Something went wrong. Please try again; what you entered is kept.
 
 cmd-start = Start
 cmd-new = New request

@@ -137,6 +137,20 @@ fn valid_answer(ty: FieldType) -> Input {
     }
 }
 
+/// Answers every asked step (skipping optional ones) and returns the fields asked, in order.
+fn walk(chat: &mut Chat) -> Vec<String> {
+    let mut asked = Vec::new();
+    while let Some((index, field, ty, optional)) = chat.asking() {
+        asked.push(field);
+        if optional {
+            chat.press(&format!("skip:{index}"));
+        } else {
+            chat.send(valid_answer(ty));
+        }
+    }
+    asked
+}
+
 /// Fills a kind: required steps answered, optional ones answered when `answer_optional`.
 fn fill(chat: &mut Chat, kind: &str, answer_optional: bool) -> Request {
     chat.press(&format!("k:{kind}"));
@@ -206,15 +220,7 @@ fn every_kind_can_be_filled_with_every_optional_field() {
 fn the_device_malfunction_form_asks_the_fields_of_the_regulation_in_order() {
     let mut chat = Chat::new();
     chat.press("k:device-malfunction");
-    let mut asked = Vec::new();
-    while let Some((index, field, ty, optional)) = chat.asking() {
-        asked.push(field);
-        if optional {
-            chat.press(&format!("skip:{index}"));
-        } else {
-            chat.send(valid_answer(ty));
-        }
-    }
+    let asked = walk(&mut chat);
     assert_eq!(
         asked,
         [
@@ -238,15 +244,7 @@ fn identification_is_remembered_and_not_asked_the_second_time() {
     fill(&mut chat, "critical-error", false);
     assert!(chat.profile.saved.contains_key("email"));
     chat.press("k:critical-error");
-    let mut asked = Vec::new();
-    while let Some((index, field, ty, optional)) = chat.asking() {
-        asked.push(field);
-        if optional {
-            chat.press(&format!("skip:{index}"));
-        } else {
-            chat.send(valid_answer(ty));
-        }
-    }
+    let asked = walk(&mut chat);
     assert!(
         !asked
             .iter()
