@@ -250,6 +250,7 @@ pub async fn run(
                                 &outgoing,
                                 &case.case_number,
                                 setup.deliverer.sla(),
+                                &[],
                             ) {
                                 writeln!(out, "{}", setup.i18n.render(&lang, &m))?;
                             }

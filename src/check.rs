@@ -12,6 +12,7 @@ use crate::i18n::LANGUAGES;
 
 /// Message ids the adapters (Telegram, delivery, terminal chat) use.
 pub const ADAPTER_MESSAGE_IDS: &[&str] = &[
+    "case-files-missing",
     "case-kind",
     "case-sent-at",
     "case-sent-by",
@@ -31,6 +32,7 @@ pub const ADAPTER_MESSAGE_IDS: &[&str] = &[
     "reaction-due",
     "reaction-hours",
     "registered",
+    "registered-file-missing",
     "registered-saved",
     "sending",
     "state-reset",

@@ -127,6 +127,16 @@ pub struct BotFile {
     /// Longest retry delay of a failed delivery, in seconds.
     #[serde(default = "defaults::delivery_retry_cap_secs")]
     pub delivery_retry_cap_secs: u32,
+    /// Requests one process delivers at once.
+    #[serde(default = "defaults::delivery_concurrency")]
+    pub delivery_concurrency: u32,
+    /// Minutes after which a request still waiting for its case is reported as overdue.
+    #[serde(default = "defaults::delivery_overdue_mins")]
+    pub delivery_overdue_mins: u32,
+    /// Seconds to wait for Omnidesk's answer to a create (and, after a timeout, for the
+    /// case to appear before creating again).
+    #[serde(default = "defaults::omnidesk_create_timeout_secs")]
+    pub omnidesk_create_timeout_secs: u32,
     /// Messages per second the bot sends in total (Telegram: about 30).
     #[serde(default = "defaults::telegram_messages_per_sec")]
     pub telegram_messages_per_sec: u32,
@@ -217,6 +227,15 @@ mod defaults {
     pub fn delivery_retry_base_ms() -> u32 {
         2000
     }
+    pub fn delivery_concurrency() -> u32 {
+        32
+    }
+    pub fn delivery_overdue_mins() -> u32 {
+        30
+    }
+    pub fn omnidesk_create_timeout_secs() -> u32 {
+        60
+    }
     pub fn delivery_retry_cap_secs() -> u32 {
         600
     }
@@ -246,6 +265,12 @@ impl BotFile {
         if !(1..=50).contains(&self.polling_timeout_secs) {
             return Err("polling-timeout-secs: must be 1..=50".to_owned());
         }
+        if !(1..=1000).contains(&self.delivery_concurrency) {
+            return Err("delivery-concurrency: must be 1..=1000".to_owned());
+        }
+        if !(1..=600).contains(&self.omnidesk_create_timeout_secs) {
+            return Err("omnidesk-create-timeout-secs: must be 1..=600".to_owned());
+        }
         for (field, cf) in &self.omnidesk.custom_fields {
             if !is_custom_field(cf) {
                 return Err(format!(
@@ -264,16 +289,6 @@ impl BotFile {
             }
         }
         Ok(())
-    }
-
-    /// Delivery timing.
-    pub fn worker_config(&self) -> crate::worker::WorkerConfig {
-        crate::worker::WorkerConfig {
-            lease: Duration::from_secs(u64::from(self.delivery_lease_secs.max(1))),
-            retry_base: Duration::from_millis(u64::from(self.delivery_retry_base_ms.max(1))),
-            retry_cap: Duration::from_secs(u64::from(self.delivery_retry_cap_secs.max(1))),
-            poll: Duration::from_secs(1),
-        }
     }
 
     /// Draft expiry.

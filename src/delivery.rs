@@ -46,9 +46,23 @@ pub enum DeliveryError {
     /// Omnidesk failed or refused.
     #[error(transparent)]
     Omnidesk(#[from] OmnideskError),
-    /// A file could not be fetched from Telegram.
-    #[error("fetching an attachment from Telegram: {0}")]
-    Telegram(String),
+    /// An attachment could not be read from its source.
+    #[error(transparent)]
+    File(#[from] FileError),
+}
+
+/// An attachment that could not be read from its source (Telegram or a local file).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("attachment {name}: {message}")]
+pub struct FileError {
+    /// The file's id at its source.
+    pub file_id: String,
+    /// The file's name, as the user sent it.
+    pub name: String,
+    /// What went wrong.
+    pub message: String,
+    /// Trying again cannot help (the file is gone for good).
+    pub permanent: bool,
 }
 
 /// The language agents read cases in.
@@ -70,6 +84,7 @@ pub fn build_case(
     i18n: &Localizer,
     mapping: &OmnideskMapping,
     sla: &Sla,
+    left_out: &[String],
 ) -> NewCase {
     let req = &out.request;
     let kind_label = i18n.text(AGENT_LANG, &format!("kind-{}", req.kind));
@@ -126,6 +141,17 @@ pub fn build_case(
         } else {
             lines.push(format!("{label}: {value}"));
         }
+    }
+    let missing: Vec<&str> = req
+        .files()
+        .filter(|f| left_out.contains(&f.file_id))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        lines.push(i18n.render(
+            AGENT_LANG,
+            &Msg::new("case-files-missing").arg("names", missing.join(", ")),
+        ));
     }
     lines.push(String::new());
     let username = out
@@ -289,16 +315,19 @@ impl Deliverer {
         }
     }
 
-    async fn open(
-        &self,
-        file: &intake_core::dialogue::FileRef,
-    ) -> Result<Attachment, DeliveryError> {
+    async fn open(&self, file: &intake_core::dialogue::FileRef) -> Result<Attachment, FileError> {
+        let failed = |message: String, permanent: bool| FileError {
+            file_id: file.file_id.clone(),
+            name: file.name.clone(),
+            message,
+            permanent,
+        };
         match &self.files {
             FileSource::Telegram { bot, transfer } => {
                 let tg_file = bot
                     .get_file(teloxide::types::FileId(file.file_id.clone()))
                     .await
-                    .map_err(|e| DeliveryError::Telegram(e.to_string()))?;
+                    .map_err(|e| failed(e.to_string(), false))?;
                 let stream = teloxide::net::download_file_stream(
                     transfer,
                     bot.api_url(),
@@ -314,13 +343,14 @@ impl Deliverer {
                 })
             }
             FileSource::Local => {
-                let handle = tokio::fs::File::open(&file.file_id)
-                    .await
-                    .map_err(|e| DeliveryError::Telegram(format!("{}: {e}", file.file_id)))?;
+                let handle = tokio::fs::File::open(&file.file_id).await.map_err(|e| {
+                    let gone = e.kind() == std::io::ErrorKind::NotFound;
+                    failed(format!("{}: {e}", file.file_id), gone)
+                })?;
                 let size = handle
                     .metadata()
                     .await
-                    .map_err(|e| DeliveryError::Telegram(e.to_string()))?
+                    .map_err(|e| failed(e.to_string(), false))?
                     .len();
                 Ok(Attachment {
                     name: file.name.clone(),
@@ -332,23 +362,54 @@ impl Deliverer {
         }
     }
 
-    /// Creates the case for `out`, streaming its files from their source.
+    /// Opens the request's attachments, except those in `left_out` (file ids).
+    ///
+    /// # Errors
+    ///
+    /// The first attachment that could not be opened.
+    pub async fn open_attachments(
+        &self,
+        out: &Outgoing,
+        left_out: &[String],
+    ) -> Result<Vec<Attachment>, FileError> {
+        let mut attachments = Vec::new();
+        for file in out.request.files() {
+            if !left_out.contains(&file.file_id) {
+                attachments.push(self.open(file).await?);
+            }
+        }
+        Ok(attachments)
+    }
+
+    /// Creates the case for `out` with `attachments`; the case lists the files in
+    /// `left_out` (file ids) as not received.
+    ///
+    /// # Errors
+    ///
+    /// Omnidesk failed (classified by [`OmnideskError`]).
+    #[tracing::instrument(skip_all, fields(request.id = %out.request.id, request.kind = %out.request.kind), err(Display))]
+    pub async fn create(
+        &self,
+        out: &Outgoing,
+        attachments: Vec<Attachment>,
+        left_out: &[String],
+    ) -> Result<CreatedCase, OmnideskError> {
+        let mut case = build_case(out, &self.i18n, &self.mapping, &self.sla, left_out);
+        case.attachments = attachments;
+        match &self.sink {
+            CaseSink::Omnidesk(client) => client.create_case(case).await,
+            CaseSink::DryRun(dry) => dry.create(case).await,
+        }
+    }
+
+    /// Creates the case for `out`, streaming all its files from their source.
     ///
     /// # Errors
     ///
     /// Omnidesk failed (classified by [`OmnideskError`]) or a file could not be fetched.
-    #[tracing::instrument(skip_all, fields(request.id = %out.request.id, request.kind = %out.request.kind), err(Display))]
     pub async fn deliver(&self, out: &Outgoing) -> Result<CreatedCase, DeliveryError> {
-        let mut case = build_case(out, &self.i18n, &self.mapping, &self.sla);
-        for (_, answer) in &out.request.fields {
-            for file in answer.files() {
-                case.attachments.push(self.open(file).await?);
-            }
-        }
-        Ok(match &self.sink {
-            CaseSink::Omnidesk(client) => client.create_case(case).await?,
-            CaseSink::DryRun(dry) => dry.create(case).await?,
-        })
+        let attachments = self.open_attachments(out, &[]).await?;
+        Ok(self.create(out, attachments, &[]).await?)
     }
 }
 
@@ -422,14 +483,25 @@ impl Sla {
     }
 }
 
-/// The confirmation a user gets once the case exists.
-pub fn registered_messages(out: &Outgoing, case_number: &str, sla: &Sla) -> Vec<Msg> {
+/// The confirmation a user gets once the case exists; files in `left_out` (file ids)
+/// are named as not received.
+pub fn registered_messages(
+    out: &Outgoing,
+    case_number: &str,
+    sla: &Sla,
+    left_out: &[String],
+) -> Vec<Msg> {
     let mut msgs = vec![
         Msg::new("registered").arg("number", case_number.to_owned()),
         sla.urgency_message(out.request.urgency, out.request.submitted_at),
     ];
     if out.request.urgency == Urgency::Critical {
         msgs.push(Msg::new("notice-hotline"));
+    }
+    for file in out.request.files() {
+        if left_out.contains(&file.file_id) {
+            msgs.push(Msg::new("registered-file-missing").arg("name", file.name.clone()));
+        }
     }
     msgs
 }

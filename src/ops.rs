@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -46,7 +47,12 @@ pub struct Metrics {
     pub telegram_429: Counter,
     /// 429 answers from Omnidesk.
     pub omnidesk_429: Counter,
+    /// Attachments left out of a case because they could not be fetched.
+    pub attachments_left_out: Counter,
+    /// Requests waiting longer than this are reported as overdue.
+    pub overdue_after: Duration,
     outbox_depth: Gauge,
+    outbox_overdue: Gauge,
     parked_depth: Gauge,
     omnidesk_state: AtomicU8,
 }
@@ -64,8 +70,14 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric.
+    /// Registers every metric; requests waiting longer than 30 minutes count as overdue.
     pub fn new() -> Self {
+        Self::with_overdue_after(Duration::from_secs(30 * 60))
+    }
+
+    /// Registers every metric; requests waiting longer than `overdue_after` count as
+    /// overdue.
+    pub fn with_overdue_after(overdue_after: Duration) -> Self {
         let mut registry = Registry::with_prefix("waviot_bot");
         let updates = Family::<KindLabel, Counter>::default();
         registry.register(
@@ -90,7 +102,7 @@ impl Metrics {
         let deliveries = Family::<KindLabel, Counter>::default();
         registry.register(
             "deliveries",
-            "Delivery attempts by result (ok, retried, parked)",
+            "Delivery attempts by result (ok, retried, parked, lost)",
             deliveries.clone(),
         );
         let telegram_429 = Counter::default();
@@ -104,6 +116,18 @@ impl Metrics {
             "omnidesk_429",
             "429 answers from Omnidesk",
             omnidesk_429.clone(),
+        );
+        let attachments_left_out = Counter::default();
+        registry.register(
+            "attachments_left_out",
+            "Attachments left out of a case because they could not be fetched",
+            attachments_left_out.clone(),
+        );
+        let outbox_overdue = Gauge::default();
+        registry.register(
+            "outbox_overdue",
+            "Requests waiting for their case longer than delivery-overdue-mins",
+            outbox_overdue.clone(),
         );
         let outbox_depth = Gauge::default();
         registry.register(
@@ -125,7 +149,10 @@ impl Metrics {
             deliveries,
             telegram_429,
             omnidesk_429,
+            attachments_left_out,
+            overdue_after,
             outbox_depth,
+            outbox_overdue,
             parked_depth,
             omnidesk_state: AtomicU8::new(OMNIDESK_UNKNOWN),
         }
@@ -176,9 +203,15 @@ async fn healthz(State(s): State<OpsState>) -> impl IntoResponse {
 }
 
 async fn metrics_text(State(s): State<OpsState>) -> impl IntoResponse {
-    if let Ok((waiting, parked)) = s.store.outbox().depth().await {
+    let outbox = s.store.outbox();
+    if let Ok((waiting, parked)) = outbox.depth().await {
         s.metrics.outbox_depth.set(waiting);
         s.metrics.parked_depth.set(parked);
+    }
+    if let Ok(overdue) = outbox.overdue(s.metrics.overdue_after).await {
+        s.metrics
+            .outbox_overdue
+            .set(i64::try_from(overdue.len()).unwrap_or(i64::MAX));
     }
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &s.metrics.registry).is_err() {

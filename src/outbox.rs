@@ -9,10 +9,16 @@
 //!   in the file: one `outbox` table with an index on the due time.
 //! - The Send step adds the request in the same transaction that closes the draft.
 //! - A worker *claims* due requests in one atomic step (a Lua script in Redis, one
-//!   `UPDATE … RETURNING` in SQLite): it picks requests whose time has come and pushes their
-//!   time forward by a lease. While a worker delivers, it keeps extending the lease; if it
-//!   dies, the lease runs out and another worker claims the request. Claiming is atomic, so
-//!   two workers never take the same request at once.
+//!   transaction in SQLite): it picks requests whose time has come, pushes their time
+//!   forward by a lease and gives each claim a *fencing token* (a number that only grows,
+//!   shared by every process on the store). While a worker holds a request, it keeps
+//!   extending the lease; if it dies, the lease runs out and another worker claims the
+//!   request under a newer token. Claiming is atomic, so two workers never take the same
+//!   request at once.
+//! - Every write of a claimed request (its state, its next due time, completing it,
+//!   parking it) carries the token and succeeds only while the request is still held under
+//!   it. A worker whose write is refused has lost the request (it was frozen past its
+//!   lease, say) and drops its copy without doing anything more.
 //! - A retry is just a new due time: exponential backoff with jitter (capped at 10 min)
 //!   for timeouts, connection errors and 5xx; Omnidesk's `retry_after` for 429.
 //! - A request Omnidesk refuses (4xx) moves to the parked set with the error, untouched,
@@ -27,10 +33,14 @@
 //! # No duplicate cases
 //!
 //! Omnidesk has no idempotency key, so each request carries a token (`[TG-…]` in the
-//! subject). The case is recorded in the entry as soon as Omnidesk answers. Any attempt
-//! after the first (a retry, or a claim after a crash) first looks the token up and adopts
-//! a case that already exists; it creates one only when none is found.
+//! subject). Before a create is sent, the time is recorded in the stored entry
+//! ([`Entry::create_sent_at_ms`], a fenced write); the case is recorded as soon as Omnidesk
+//! answers. Whoever holds the entry next and finds a create was sent without a recorded
+//! case first looks the token up and adopts a case that already exists; when none is
+//! found, it waits until Omnidesk must have finished that create (the create timeout once
+//! more) and looks again before creating.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -62,6 +72,20 @@ pub struct Entry {
     /// The last failure, for operators.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// When a create was last sent to Omnidesk (Unix ms) whose answer did not say that
+    /// nothing was created: a case may exist without being recorded here.
+    #[serde(default)]
+    pub create_sent_at_ms: Option<i64>,
+    /// If a lookup does not find that case, no new create goes out before this time
+    /// (Unix ms): Omnidesk may still be creating it.
+    #[serde(default)]
+    pub settle_until_ms: Option<i64>,
+    /// Failed fetches per attachment (file id), for giving up on one that never comes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub file_failures: BTreeMap<String, u32>,
+    /// Attachments left out of the case because they could not be fetched (file ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
 }
 
 impl Entry {
@@ -72,6 +96,10 @@ impl Entry {
             attempts: 0,
             case: None,
             last_error: None,
+            create_sent_at_ms: None,
+            settle_until_ms: None,
+            file_failures: BTreeMap::new(),
+            left_out: Vec::new(),
         }
     }
 
@@ -79,6 +107,15 @@ impl Entry {
     pub fn id(&self) -> &str {
         &self.outgoing.request.id
     }
+}
+
+/// An entry held by one claimer, with the fencing token every write of it must carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    /// The entry as stored when it was claimed.
+    pub entry: Entry,
+    /// The fencing token of this claim.
+    pub token: i64,
 }
 
 /// A parked request: refused by Omnidesk, kept whole.
@@ -142,20 +179,23 @@ impl Outbox {
         dispatch!(&self.backend, b => b.enqueue(entry).await)
     }
 
-    /// Claims up to `max` due entries for `lease`: until it runs out (or [`Self::set_due`]
-    /// moves it), no other claimer gets them.
+    /// Claims up to `max` due entries for `lease`: until it runs out (or is extended), no
+    /// other claimer gets them. Each claim carries a fresh fencing token.
     ///
     /// # Errors
     ///
     /// The store is unreachable.
-    pub async fn claim(&self, lease: Duration, max: usize) -> anyhow::Result<Vec<Entry>> {
+    pub async fn claim(&self, lease: Duration, max: usize) -> anyhow::Result<Vec<Claim>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
         let now = now_ms();
         let until = now.saturating_add(millis(lease));
-        let raw = dispatch!(&self.backend, b => b.claim(now, until, max).await)?;
+        let (token, raw) = dispatch!(&self.backend, b => b.claim(now, until, max).await)?;
         Ok(raw
             .into_iter()
             .filter_map(|json| match serde_json::from_str::<Entry>(&json) {
-                Ok(e) => Some(e),
+                Ok(entry) => Some(Claim { entry, token }),
                 Err(e) => {
                     tracing::error!(error.message = %e, "undecodable outbox entry left in place");
                     None
@@ -164,46 +204,62 @@ impl Outbox {
             .collect())
     }
 
-    /// Saves an entry's state (only while it is still waiting in the outbox).
+    /// Extends the lease of a held entry to `lease` from now; `false` when it is no longer
+    /// held under `token` (delivered, parked, or claimed by another).
     ///
     /// # Errors
     ///
     /// The store is unreachable.
-    pub async fn save(&self, entry: &Entry) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.save(entry).await)
+    pub async fn extend(&self, id: &str, token: i64, lease: Duration) -> anyhow::Result<bool> {
+        let until = now_ms().saturating_add(millis(lease));
+        dispatch!(&self.backend, b => b.write_held(id, token, None, Some(until)).await)
     }
 
-    /// Sets when a waiting entry may next be tried (extends a lease or schedules a retry);
-    /// nothing when it is no longer waiting.
+    /// Saves a held entry's state, keeping its lease; `false` when it is no longer held
+    /// under `token` (nothing is written then).
     ///
     /// # Errors
     ///
     /// The store is unreachable.
-    pub async fn set_due(&self, id: &str, at_ms: i64) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.set_due(id, at_ms).await)
+    pub async fn save(&self, entry: &Entry, token: i64) -> anyhow::Result<bool> {
+        let json = serde_json::to_string(entry)?;
+        dispatch!(&self.backend, b => b.write_held(entry.id(), token, Some(&json), None).await)
     }
 
-    /// Removes a delivered entry and records its case number (kept 30 days).
+    /// Saves a held entry's state and sets when it may next be tried (a retry); the claim
+    /// ends with it. `false` when it is no longer held under `token`.
     ///
     /// # Errors
     ///
     /// The store is unreachable.
-    pub async fn complete(&self, id: &str, case_number: &str) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.complete(id, case_number).await)
+    pub async fn reschedule(&self, entry: &Entry, token: i64, at_ms: i64) -> anyhow::Result<bool> {
+        let json = serde_json::to_string(entry)?;
+        dispatch!(&self.backend, b => b.write_held(entry.id(), token, Some(&json), Some(at_ms)).await)
     }
 
-    /// Moves an entry to the parked set with the reason.
+    /// Removes a delivered entry held under `token` and records its case number (kept 30
+    /// days); `false` when it is no longer held under `token`.
     ///
     /// # Errors
     ///
     /// The store is unreachable.
-    pub async fn park(&self, entry: &Entry, error: &str) -> anyhow::Result<()> {
+    pub async fn complete(&self, id: &str, token: i64, case_number: &str) -> anyhow::Result<bool> {
+        dispatch!(&self.backend, b => b.complete(id, token, case_number).await)
+    }
+
+    /// Moves an entry held under `token` to the parked set with the reason; `false` when
+    /// it is no longer held under `token`.
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn park(&self, entry: &Entry, token: i64, error: &str) -> anyhow::Result<bool> {
         let parked = Parked {
             entry: entry.clone(),
             error: error.to_owned(),
             parked_at_ms: now_ms(),
         };
-        dispatch!(&self.backend, b => b.park(&parked).await)
+        dispatch!(&self.backend, b => b.park(&parked, token).await)
     }
 
     /// Entries waiting for delivery, with their due times.
@@ -220,6 +276,24 @@ impl Outbox {
                 Ok((entry, due))
             })
             .collect()
+    }
+
+    /// Waiting entries submitted longer than `after` ago, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable, or an entry does not decode.
+    pub async fn overdue(&self, after: Duration) -> anyhow::Result<Vec<Entry>> {
+        let cutoff = chrono::Utc::now() - after;
+        let mut overdue: Vec<Entry> = self
+            .pending()
+            .await?
+            .into_iter()
+            .map(|(entry, _)| entry)
+            .filter(|e| e.outgoing.request.submitted_at < cutoff)
+            .collect();
+        overdue.sort_by_key(|e| e.outgoing.request.submitted_at);
+        Ok(overdue)
     }
 
     /// Parked entries.

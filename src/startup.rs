@@ -19,7 +19,7 @@ use crate::omnidesk::OmnideskClient;
 use crate::ops::Metrics;
 use crate::storage::Store;
 use crate::telegram::{self, AppState, SendLimits};
-use crate::worker::{Worker, WorkerHandle};
+use crate::worker::{Worker, WorkerConfig, WorkerHandle};
 use intake_core::sla::ProductionCalendar;
 use tokio_util::sync::CancellationToken;
 
@@ -92,11 +92,12 @@ pub async fn build_worker(
     i18n: Arc<Localizer>,
 ) -> anyhow::Result<Worker> {
     let bot_cfg = &settings.bot;
+    let config = worker_config(bot_cfg);
     let omnidesk = OmnideskClient::new(
         settings.omnidesk.url.clone(),
         settings.omnidesk.email.clone(),
         settings.omnidesk.api_key.clone(),
-        Duration::from_secs(60),
+        config.create_timeout,
     )?;
     let transfer = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
@@ -116,21 +117,38 @@ pub async fn build_worker(
         bot_cfg.omnidesk.clone(),
         sla,
     );
+    let metrics = Arc::new(Metrics::with_overdue_after(Duration::from_secs(
+        u64::from(bot_cfg.delivery_overdue_mins) * 60,
+    )));
     Ok(Worker {
         outbox: store.outbox(),
         store: store.clone(),
         deliverer,
         bot: bot.clone(),
         i18n,
-        config: bot_cfg.worker_config(),
+        config,
         handle: WorkerHandle::new(),
         limits: Arc::new(SendLimits::new(
             bot_cfg.telegram_messages_per_sec,
             bot_cfg.telegram_chat_messages_per_sec,
             bot_cfg.telegram_chat_burst,
+            metrics.telegram_429.clone(),
         )),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
     })
+}
+
+/// Delivery timing from the settings file.
+pub fn worker_config(file: &crate::config::BotFile) -> WorkerConfig {
+    let secs = |n: u32| Duration::from_secs(u64::from(n.max(1)));
+    WorkerConfig {
+        lease: secs(file.delivery_lease_secs),
+        retry_base: Duration::from_millis(u64::from(file.delivery_retry_base_ms.max(1))),
+        retry_cap: secs(file.delivery_retry_cap_secs),
+        poll: Duration::from_secs(1),
+        concurrency: usize::try_from(file.delivery_concurrency.max(1)).unwrap_or(32),
+        create_timeout: secs(file.omnidesk_create_timeout_secs),
+    }
 }
 
 /// The bot for the settings (token and API URL).
@@ -153,11 +171,12 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Store> {
     Store::open(url, &settings.bot).await
 }
 
-/// Runs only the delivery worker until `shutdown` resolves (for extra delivery processes).
+/// Runs only the delivery worker, with `/healthz` and `/metrics` on `HTTP_ADDR`, until
+/// `shutdown` resolves (for extra delivery processes).
 ///
 /// # Errors
 ///
-/// Redis is unreachable or the locales are invalid.
+/// Redis is unreachable, the locales are invalid, or `HTTP_ADDR` cannot be bound.
 pub async fn run_worker(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -165,13 +184,21 @@ pub async fn run_worker(
     let store = store(&settings).await?;
     let i18n = Arc::new(Localizer::load(&settings.bot.locales_dir)?);
     let worker = build_worker(&settings, &bot(&settings), &store, i18n).await?;
+    let server = crate::ops::bind(settings.http_addr, worker.metrics.clone(), store.clone())
+        .await
+        .with_context(|| format!("Failed to bind HTTP_ADDR {}", settings.http_addr))?;
     let stop = CancellationToken::new();
     let stopper = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
         stopper.cancel();
     });
+    let ops = tokio::spawn(server.serve({
+        let until = stop.clone();
+        async move { until.cancelled().await }
+    }));
     worker.run(stop).await;
+    let _ = ops.await;
     Ok(())
 }
 

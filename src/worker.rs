@@ -1,24 +1,37 @@
 //! The delivery worker: claims due requests from the [`Outbox`], creates their cases
 //! exactly once, tells the users their case numbers, retries what failed.
 //!
-//! Every bot process runs one; they may share a Redis (see [`crate::outbox`] for why that
-//! is safe). The loop is `claim → process each → sleep until woken or the poll interval`.
+//! Every bot process runs one; they may share a store (see [`crate::outbox`] for why that
+//! is safe). A worker claims only as many requests as it has free slots
+//! (`delivery-concurrency`), and claims again as soon as one frees up, so a delivery that
+//! hangs until a timeout holds back no other. Every claimed request's lease is kept alive
+//! while it is held; every write of its outcome carries the claim's fencing token, and a
+//! worker that finds the request is no longer its own drops it and does nothing more.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use intake_core::msg::Msg;
 use teloxide::prelude::*;
 use teloxide::types::ChatId;
 use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::delivery::{self, Deliverer, DeliveryError, short_token};
+use crate::delivery::{self, Deliverer, short_token};
 use crate::i18n::Localizer;
 use crate::omnidesk::OmnideskError;
-use crate::outbox::{CaseRef, Entry, Outbox, now_ms};
+use crate::outbox::{CaseRef, Claim, Entry, Outbox, now_ms};
 use crate::storage::Store;
 use crate::telegram::send_text;
+
+/// Fetches of one attachment that may fail before it is left out of the case.
+const MAX_FILE_TRIES: u32 = 3;
+
+/// Attempts after which a case number that cannot be sent is given up on (the case stays).
+const MAX_TELL_ATTEMPTS: u32 = 20;
 
 /// Timing of deliveries.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +44,12 @@ pub struct WorkerConfig {
     pub retry_cap: Duration,
     /// How often to look for due requests when not woken.
     pub poll: Duration,
+    /// Requests delivered at once.
+    pub concurrency: usize,
+    /// How long Omnidesk is given to answer a create; after an unknown outcome, no new
+    /// create goes out sooner than twice this after the last one was sent (the case is
+    /// looked up first).
+    pub create_timeout: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -40,6 +59,8 @@ impl Default for WorkerConfig {
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(600),
             poll: Duration::from_secs(1),
+            concurrency: 32,
+            create_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -53,6 +74,8 @@ pub enum Outcome {
     Deferred,
     /// Omnidesk refused it; parked for an operator.
     Parked,
+    /// Another worker holds the request now (this one lost its lease); dropped here.
+    Lost,
 }
 
 /// Shared handle to wake the worker and hear the outcome of a request.
@@ -140,108 +163,270 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
+/// How a held request leaves this worker's hands.
+#[derive(Debug)]
+enum Finish {
+    /// Try again at `at_ms`.
+    Retry {
+        /// When.
+        at_ms: i64,
+        /// Why, for operators.
+        error: String,
+    },
+    /// The case exists and the user was told (or cannot be).
+    Complete(CaseRef),
+    /// Omnidesk refused the request.
+    Park(String),
+}
+
+/// Why an attempt stopped without a [`Finish`].
+#[derive(Debug)]
+enum Stop {
+    /// The request is no longer held under this claim's token.
+    Lost,
+    /// The store did not answer; the lease will run out and the request be claimed again.
+    Store(anyhow::Error),
+}
+
+/// Whether a message reached its user.
+enum Told {
+    /// Sent.
+    Yes,
+    /// The user can never be told (blocked the bot, deactivated, chat gone).
+    Never,
+    /// Failed this time.
+    Failed(String),
+}
+
 impl Worker {
-    /// Runs until `stop` is cancelled; finishes the request in hand first.
+    /// Runs until `stop` is cancelled; finishes the requests in hand first.
     pub async fn run(self, stop: CancellationToken) {
-        let mut redis_errors = 0u32;
+        let this = Arc::new(self);
+        let mut running: JoinSet<(String, Outcome)> = JoinSet::new();
+        let mut store_errors = 0u32;
         loop {
-            if stop.is_cancelled() {
-                break;
+            while let Some(done) = running.try_join_next() {
+                this.finished(done);
             }
-            match self.outbox.claim(self.config.lease, 64).await {
-                Ok(entries) if !entries.is_empty() => {
-                    redis_errors = 0;
-                    // Deliveries are independent: one slow case must not hold up the rest.
-                    let this = &self;
-                    futures::StreamExt::for_each_concurrent(
-                        futures::stream::iter(entries),
-                        32,
-                        |entry| async move {
-                            let id = entry.id().to_owned();
-                            let outcome = this.process(entry).await;
-                            match &outcome {
-                                Outcome::Delivered(_) => this.metrics.delivery("ok", true),
-                                Outcome::Parked => this.metrics.delivery("parked", true),
-                                Outcome::Deferred => this.metrics.delivery("retried", false),
-                            }
-                            this.handle.report(&id, outcome);
-                        },
-                    )
-                    .await;
-                    continue;
-                }
-                Ok(_) => redis_errors = 0,
-                Err(e) => {
-                    redis_errors += 1;
-                    if redis_errors == 1 {
-                        tracing::warn!(error.message = %e, "outbox unavailable; will retry");
+            let free = this.config.concurrency.saturating_sub(running.len());
+            if !stop.is_cancelled() && free > 0 {
+                match this.outbox.claim(this.config.lease, free).await {
+                    Ok(claims) => {
+                        store_errors = 0;
+                        let claimed = !claims.is_empty();
+                        for claim in claims {
+                            let worker = this.clone();
+                            running.spawn(async move {
+                                let id = claim.entry.id().to_owned();
+                                (id, worker.process(claim).await)
+                            });
+                        }
+                        if claimed {
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        store_errors += 1;
+                        if store_errors == 1 {
+                            tracing::warn!(error.message = %e, "outbox unavailable; will retry");
+                        }
                     }
                 }
             }
-            let pause = if redis_errors > 0 {
+            if stop.is_cancelled() && running.is_empty() {
+                break;
+            }
+            let pause = if store_errors > 0 {
                 backoff(
-                    redis_errors,
+                    store_errors,
                     Duration::from_millis(200),
                     Duration::from_secs(5),
                 )
             } else {
-                self.config.poll
+                this.config.poll
             };
+            let idle = !stop.is_cancelled();
             tokio::select! {
-                () = stop.cancelled() => break,
-                () = self.handle.wake.notified() => {},
-                () = tokio::time::sleep(pause) => {},
+                Some(done) = running.join_next(), if !running.is_empty() => this.finished(done),
+                () = stop.cancelled(), if idle => {},
+                () = this.handle.wake.notified(), if idle => {},
+                () = tokio::time::sleep(pause), if idle => {},
             }
         }
     }
 
-    /// One attempt at one claimed request.
-    #[tracing::instrument(skip_all, fields(request.id = %entry.id(), attempt = entry.attempts + 1))]
-    async fn process(&self, mut entry: Entry) -> Outcome {
-        entry.attempts += 1;
-        if let Err(e) = self.outbox.save(&entry).await {
-            tracing::warn!(error.message = %e, "outbox unavailable");
-            return Outcome::Deferred;
-        }
-        let id = entry.id().to_owned();
-        let lease = self.config.lease;
-        let keeper = {
-            let outbox = self.outbox.clone();
-            let id = id.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(lease / 3).await;
-                    let _ = outbox.set_due(&id, now_ms() + ms(lease)).await;
-                }
-            })
+    /// Counts and reports the outcome of a finished delivery task.
+    fn finished(&self, done: Result<(String, Outcome), tokio::task::JoinError>) {
+        let (id, outcome) = match done {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(error.message = %e, "a delivery task failed");
+                return;
+            }
         };
-        let outcome = self.attempt(&mut entry).await;
-        keeper.abort();
-        outcome
+        match &outcome {
+            Outcome::Delivered(_) => self.metrics.delivery("ok", true),
+            Outcome::Parked => self.metrics.delivery("parked", true),
+            Outcome::Deferred => self.metrics.delivery("retried", false),
+            Outcome::Lost => self.metrics.delivery("lost", true),
+        }
+        self.handle.report(&id, outcome);
     }
 
-    async fn attempt(&self, entry: &mut Entry) -> Outcome {
-        let id = entry.id().to_owned();
+    /// One attempt at one claimed request, its lease kept alive meanwhile.
+    async fn process(&self, claim: Claim) -> Outcome {
+        let Claim { mut entry, token } = claim;
+        entry.attempts += 1;
+        let span = tracing::info_span!(
+            "delivery",
+            request.id = %entry.id(),
+            attempt = entry.attempts,
+            claim = token
+        );
+        async move {
+            let held_until = AtomicI64::new(now_ms() + ms(self.config.lease));
+            let id = entry.id().to_owned();
+            let finish = match self.hold(&entry, token).await {
+                Err(stop) => Err(stop),
+                Ok(()) => tokio::select! {
+                    finish = self.attempt(&mut entry, token, &held_until) => finish,
+                    stop = self.keep_lease(&id, token, &held_until) => Err(stop),
+                },
+            };
+            match finish {
+                Ok(finish) => self.finish(&mut entry, token, finish).await,
+                Err(Stop::Lost) => {
+                    tracing::warn!("another worker holds the request now; this copy is dropped");
+                    Outcome::Lost
+                }
+                Err(Stop::Store(e)) => {
+                    tracing::warn!(error.message = %e, "outbox unavailable; the request will be claimed again");
+                    Outcome::Deferred
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Writes the entry while it is held under `token`.
+    async fn hold(&self, entry: &Entry, token: i64) -> Result<(), Stop> {
+        match self.outbox.save(entry, token).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Stop::Lost),
+            Err(e) => Err(Stop::Store(e)),
+        }
+    }
+
+    /// Extends the lease every third of it; returns once the request is lost (or the
+    /// lease ran out while the store could not be reached).
+    async fn keep_lease(&self, id: &str, token: i64, held_until: &AtomicI64) -> Stop {
+        let lease = self.config.lease;
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            match self.outbox.extend(id, token, lease).await {
+                Ok(true) => held_until.store(now_ms() + ms(lease), Ordering::SeqCst),
+                Ok(false) => return Stop::Lost,
+                Err(e) => {
+                    tracing::warn!(error.message = %e, "could not extend the lease");
+                    if now_ms() >= held_until.load(Ordering::SeqCst) {
+                        return Stop::Lost;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes how the attempt ended, under the claim's token.
+    async fn finish(&self, entry: &mut Entry, token: i64, finish: Finish) -> Outcome {
+        let written = match &finish {
+            Finish::Retry { at_ms, error } => {
+                tracing::warn!(error.message = %error, retry_in_ms = at_ms - now_ms(), "delivery failed; will retry");
+                entry.last_error = Some(error.clone());
+                self.outbox.reschedule(entry, token, *at_ms).await
+            }
+            Finish::Complete(case) => {
+                self.outbox
+                    .complete(entry.id(), token, &case.case_number)
+                    .await
+            }
+            Finish::Park(error) => {
+                tracing::error!(error = %error, "Omnidesk refused the request; parked");
+                self.outbox.park(entry, token, error).await
+            }
+        };
+        match written {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("another worker holds the request now; its outcome is theirs");
+                return Outcome::Lost;
+            }
+            Err(e) => {
+                tracing::warn!(error.message = %e, "could not record the outcome; the request will be claimed again");
+                return Outcome::Deferred;
+            }
+        }
+        match finish {
+            Finish::Retry { .. } => Outcome::Deferred,
+            Finish::Complete(case) => Outcome::Delivered(case.case_number),
+            Finish::Park(_) => {
+                let _ = self.tell(entry, &[Msg::new("delivery-rejected")]).await;
+                Outcome::Parked
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        entry: &mut Entry,
+        token: i64,
+        held_until: &AtomicI64,
+    ) -> Result<Finish, Stop> {
         if entry.case.is_none()
-            && let Some(wait) = self.deliverer.budget_wait()
+            && let Some(finish) = self.create_case(entry, token, held_until).await?
         {
+            return Ok(finish);
+        }
+        let Some(case) = entry.case.clone() else {
+            return Ok(self.retry(entry, "no case recorded".to_owned()));
+        };
+        let messages = delivery::registered_messages(
+            &entry.outgoing,
+            &case.case_number,
+            self.deliverer.sla(),
+            &entry.left_out,
+        );
+        match self.tell(entry, &messages).await {
+            Told::Yes | Told::Never => Ok(Finish::Complete(case)),
+            Told::Failed(error) if entry.attempts >= MAX_TELL_ATTEMPTS => {
+                tracing::warn!(error.message = %error, "the case number could not be sent; giving up, the case stays");
+                Ok(Finish::Complete(case))
+            }
+            Told::Failed(error) => Ok(self.retry(entry, format!("telling the user: {error}"))),
+        }
+    }
+
+    /// Makes sure the case exists and is recorded in `entry` (`None`), or says how the
+    /// attempt ends.
+    async fn create_case(
+        &self,
+        entry: &mut Entry,
+        token: i64,
+        held_until: &AtomicI64,
+    ) -> Result<Option<Finish>, Stop> {
+        if let Some(wait) = self.deliverer.budget_wait() {
             tracing::info!(
                 wait_ms = ms(wait),
                 "Omnidesk's per-minute budget is spent; waiting"
             );
-            return self
-                .defer(
-                    entry,
-                    &DeliveryError::Omnidesk(OmnideskError::RateLimited {
-                        retry_after: Some(wait),
-                    }),
-                )
-                .await;
+            return Ok(Some(Finish::Retry {
+                at_ms: now_ms() + ms(wait),
+                error: "Omnidesk's per-minute budget is spent".to_owned(),
+            }));
         }
-        if entry.case.is_none() && entry.attempts > 1 {
-            // An earlier attempt may have created the case and lost the answer.
-            let token = short_token(&id);
-            match self.deliverer.find_existing(&token).await {
+        if entry.create_sent_at_ms.is_some() {
+            // A create went out before and its case was not recorded: it may exist.
+            match self.deliverer.find_existing(&short_token(entry.id())).await {
                 Ok(Some(found)) => {
                     tracing::info!(
                         case.id = found.case_id,
@@ -251,85 +436,135 @@ impl Worker {
                         case_id: found.case_id,
                         case_number: found.case_number,
                     });
+                    self.hold(entry, token).await?;
+                    return Ok(None);
                 }
-                Ok(None) => {}
-                Err(e) => return self.defer(entry, &DeliveryError::Omnidesk(e)).await,
-            }
-        }
-        if entry.case.is_none() {
-            match self.deliverer.deliver(&entry.outgoing).await {
-                Ok(case) => {
-                    tracing::info!(case.id = case.case_id, "case created");
-                    entry.case = Some(CaseRef {
-                        case_id: case.case_id,
-                        case_number: case.case_number,
-                    });
-                    entry.last_error = None;
-                    if let Err(e) = self.outbox.save(entry).await {
-                        tracing::warn!(error.message = %e, "could not record the case yet; a lookup will find it");
+                Ok(None) => {
+                    if let Some(settled) = entry.settle_until_ms.filter(|t| now_ms() < *t) {
+                        return Ok(Some(Finish::Retry {
+                            at_ms: settled,
+                            error: "waiting for Omnidesk to finish an earlier create".to_owned(),
+                        }));
                     }
                 }
-                Err(DeliveryError::Omnidesk(OmnideskError::Rejected { status, body })) => {
-                    let error = format!("HTTP {status}: {body}");
-                    tracing::error!(error = %error, "Omnidesk refused the request; parked");
-                    if let Err(e) = self.outbox.park(entry, &error).await {
-                        tracing::warn!(error.message = %e, "could not park; will retry");
-                        return Outcome::Deferred;
-                    }
-                    self.tell(entry, &[Msg::new("delivery-rejected")]).await;
-                    return Outcome::Parked;
-                }
-                Err(e) => return self.defer(entry, &e).await,
+                Err(e) => return Ok(Some(self.omnidesk_retry(entry, &e))),
             }
         }
-        let Some(case) = entry.case.clone() else {
-            return Outcome::Deferred;
+        let attachments = loop {
+            match self
+                .deliverer
+                .open_attachments(&entry.outgoing, &entry.left_out)
+                .await
+            {
+                Ok(attachments) => break attachments,
+                Err(e) => {
+                    let failures = entry.file_failures.entry(e.file_id.clone()).or_insert(0);
+                    *failures += 1;
+                    if !e.permanent && *failures < MAX_FILE_TRIES {
+                        return Ok(Some(self.retry(entry, e.to_string())));
+                    }
+                    tracing::warn!(error.message = %e, "the attachment is left out of the case");
+                    self.metrics.attachments_left_out.inc();
+                    entry.left_out.push(e.file_id);
+                }
+            }
         };
-        let messages =
-            delivery::registered_messages(&entry.outgoing, &case.case_number, self.deliverer.sla());
-        if !self.tell(entry, &messages).await {
-            entry.last_error = Some("telling the user failed".to_owned());
-            let _ = self.outbox.save(entry).await;
-            let delay = backoff(
-                entry.attempts,
-                self.config.retry_base,
-                self.config.retry_cap,
-            );
-            let _ = self.outbox.set_due(&id, now_ms() + ms(delay)).await;
-            return Outcome::Deferred;
+        // Recorded before the create leaves: whoever holds the request next looks first,
+        // and gives Omnidesk time to finish it before creating again.
+        let sent_at = now_ms();
+        entry.create_sent_at_ms = Some(sent_at);
+        entry.settle_until_ms = Some(sent_at + 2 * ms(self.config.create_timeout));
+        self.hold(entry, token).await?;
+        if now_ms() >= held_until.load(Ordering::SeqCst) {
+            // This process was stalled past its lease: another may hold the request now.
+            return Err(Stop::Lost);
         }
-        if let Err(e) = self.outbox.complete(&id, &case.case_number).await {
-            tracing::warn!(error.message = %e, "could not complete; the number may be sent again");
+        match self
+            .deliverer
+            .create(&entry.outgoing, attachments, &entry.left_out)
+            .await
+        {
+            Ok(case) => {
+                tracing::info!(case.id = case.case_id, "case created");
+                entry.case = Some(CaseRef {
+                    case_id: case.case_id,
+                    case_number: case.case_number,
+                });
+                entry.last_error = None;
+                self.hold(entry, token).await?;
+                Ok(None)
+            }
+            Err(OmnideskError::Rejected { status, body }) => {
+                // Refused: nothing was created.
+                entry.create_sent_at_ms = None;
+                entry.settle_until_ms = None;
+                Ok(Some(Finish::Park(format!("HTTP {status}: {body}"))))
+            }
+            Err(e) => {
+                match &e {
+                    // Omnidesk answered: the case is not being created any more.
+                    OmnideskError::Unavailable(_) => entry.settle_until_ms = None,
+                    // Omnidesk said it created nothing.
+                    OmnideskError::RateLimited { .. } => {
+                        entry.create_sent_at_ms = None;
+                        entry.settle_until_ms = None;
+                    }
+                    OmnideskError::Unknown(_) | OmnideskError::Rejected { .. } => {}
+                }
+                Ok(Some(self.omnidesk_retry(entry, &e)))
+            }
         }
-        Outcome::Delivered(case.case_number)
     }
 
-    async fn defer(&self, entry: &mut Entry, error: &DeliveryError) -> Outcome {
-        let delay = match error {
-            DeliveryError::Omnidesk(OmnideskError::RateLimited { retry_after }) => retry_after
-                .unwrap_or(Duration::from_secs(60))
-                .max(Duration::from_millis(100)),
-            _ => backoff(
-                entry.attempts,
-                self.config.retry_base,
-                self.config.retry_cap,
-            ),
-        };
-        tracing::warn!(error.message = %error, retry_in_ms = ms(delay), "delivery failed; will retry");
-        entry.last_error = Some(error.to_string());
-        let _ = self.outbox.save(entry).await;
-        if let Err(e) = self.outbox.set_due(entry.id(), now_ms() + ms(delay)).await {
-            tracing::warn!(error.message = %e, "could not schedule the retry; the lease will expire instead");
-        }
-        Outcome::Deferred
+    /// When the next attempt comes, with exponential backoff.
+    fn backoff_at(&self, entry: &Entry) -> i64 {
+        let delay = backoff(
+            entry.attempts,
+            self.config.retry_base,
+            self.config.retry_cap,
+        );
+        now_ms() + ms(delay)
     }
 
-    /// Sends messages to the request's author; `false` when it should be retried.
-    async fn tell(&self, entry: &Entry, messages: &[Msg]) -> bool {
+    /// A retry after `error`, with exponential backoff.
+    fn retry(&self, entry: &Entry, error: String) -> Finish {
+        Finish::Retry {
+            at_ms: self.backoff_at(entry),
+            error,
+        }
+    }
+
+    /// A retry after an Omnidesk failure: its `retry_after` for 429; after an unknown
+    /// outcome, no sooner than Omnidesk must have finished the create.
+    fn omnidesk_retry(&self, entry: &Entry, error: &OmnideskError) -> Finish {
+        match error {
+            OmnideskError::RateLimited { retry_after } => {
+                self.metrics.omnidesk_429.inc();
+                let wait = retry_after
+                    .unwrap_or(Duration::from_secs(60))
+                    .max(Duration::from_millis(100));
+                Finish::Retry {
+                    at_ms: now_ms() + ms(wait),
+                    error: error.to_string(),
+                }
+            }
+            OmnideskError::Unknown(_) => Finish::Retry {
+                at_ms: self
+                    .backoff_at(entry)
+                    .max(entry.settle_until_ms.unwrap_or_default()),
+                error: error.to_string(),
+            },
+            _ => self.retry(entry, error.to_string()),
+        }
+    }
+
+    /// Sends messages to the request's author.
+    async fn tell(&self, entry: &Entry, messages: &[Msg]) -> Told {
+        use teloxide::ApiError;
         let out = &entry.outgoing;
         if self.store.is_blocked(out.chat_id).await.unwrap_or(false) {
             tracing::info!("the user blocked the bot; not messaging them");
-            return true;
+            return Told::Never;
         }
         let text = messages
             .iter()
@@ -337,15 +572,24 @@ impl Worker {
             .collect::<Vec<_>>()
             .join("\n");
         match send_text(&self.bot, &self.limits, ChatId(out.chat_id), text, None).await {
-            Ok(()) => true,
-            Err(teloxide::RequestError::Api(teloxide::ApiError::BotBlocked)) => {
+            Ok(()) => Told::Yes,
+            Err(teloxide::RequestError::Api(ApiError::BotBlocked)) => {
                 let _ = self.store.set_blocked(out.chat_id).await;
                 tracing::info!("the user blocked the bot; the case is kept");
-                true
+                Told::Never
+            }
+            Err(teloxide::RequestError::Api(
+                e @ (ApiError::ChatNotFound
+                | ApiError::UserDeactivated
+                | ApiError::BotKicked
+                | ApiError::CantInitiateConversation),
+            )) => {
+                tracing::info!(error.message = %e, "the user cannot be told; the case is kept");
+                Told::Never
             }
             Err(e) => {
                 tracing::warn!(error.message = %e, "could not tell the user");
-                false
+                Told::Failed(e.to_string())
             }
         }
     }

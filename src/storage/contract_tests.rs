@@ -13,7 +13,7 @@ use intake_core::urgency::Urgency;
 
 use super::{LoadedSession, Store};
 use crate::delivery::{Outgoing, Sender};
-use crate::outbox::{Entry, now_ms};
+use crate::outbox::{Claim, Entry, now_ms};
 
 const TTL: Duration = Duration::from_secs(60);
 const LEASE: Duration = Duration::from_secs(60);
@@ -107,13 +107,28 @@ contract!(
     a_claimed_entry_is_not_claimed_again_within_the_lease,
     a_claim_returns_at_most_max,
     an_entry_is_claimed_again_after_the_lease_expires,
-    set_due_in_the_future_hides_an_entry,
-    save_updates_a_waiting_entry_and_ignores_a_completed_one,
+    reschedule_in_the_future_hides_an_entry,
+    save_updates_a_held_entry_and_ignores_a_completed_one,
+    writes_under_a_superseded_claim_are_refused,
+    extend_keeps_a_claim_from_other_claimers,
+    tokens_grow_across_claims_and_stores,
     complete_records_the_number_and_removes_the_entry,
     park_parked_and_retry,
     depth_counts_waiting_and_parked,
     concurrent_claimers_never_share_an_entry,
 );
+
+/// The entries of claims, in order.
+fn claimed(claims: &[Claim]) -> Vec<Entry> {
+    claims.iter().map(|c| c.entry.clone()).collect()
+}
+
+/// Claims exactly one entry (the only one due) and returns its claim.
+async fn claim_one(outbox: &crate::outbox::Outbox, lease: Duration) -> Claim {
+    let mut claims = outbox.claim(lease, 10).await.expect("claim");
+    assert_eq!(claims.len(), 1, "one entry claimed");
+    claims.remove(0)
+}
 
 fn entry(i: usize) -> Entry {
     let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
@@ -267,7 +282,10 @@ async fn commit_writes_session_profile_and_entry_together(h: &Harness) {
         pending[0].1 >= before && pending[0].1 <= now_ms(),
         "due now"
     );
-    assert_eq!(outbox.claim(LEASE, 10).await.expect("claim"), vec![e]);
+    assert_eq!(
+        claimed(&outbox.claim(LEASE, 10).await.expect("claim")),
+        vec![e]
+    );
 }
 
 async fn sessions_expire_after_the_draft_ttl(h: &Harness) {
@@ -313,7 +331,10 @@ async fn a_claimed_entry_is_not_claimed_again_within_the_lease(h: &Harness) {
     assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
     let e = entry(1);
     outbox.enqueue(&e).await.expect("enqueue");
-    assert_eq!(outbox.claim(LEASE, 10).await.expect("claim"), vec![e]);
+    assert_eq!(
+        claimed(&outbox.claim(LEASE, 10).await.expect("claim")),
+        vec![e]
+    );
     assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
     let other = h.store().await.outbox();
     assert!(other.claim(LEASE, 10).await.expect("claim").is_empty());
@@ -329,7 +350,7 @@ async fn a_claim_returns_at_most_max(h: &Harness) {
     }
     let mut seen = BTreeSet::new();
     for expected in [2, 2, 1, 0] {
-        let got = outbox.claim(LEASE, 2).await.expect("claim");
+        let got = claimed(&outbox.claim(LEASE, 2).await.expect("claim"));
         assert_eq!(got.len(), expected);
         for id in ids(&got) {
             assert!(seen.insert(id), "claimed twice");
@@ -344,58 +365,198 @@ async fn an_entry_is_claimed_again_after_the_lease_expires(h: &Harness) {
     outbox.enqueue(&e).await.expect("enqueue");
     let short = Duration::from_millis(300);
     assert_eq!(
-        outbox.claim(short, 10).await.expect("claim"),
+        claimed(&outbox.claim(short, 10).await.expect("claim")),
         vec![e.clone()]
     );
     assert!(outbox.claim(short, 10).await.expect("claim").is_empty());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(outbox.claim(LEASE, 10).await.expect("claim"), vec![e]);
+    assert_eq!(
+        claimed(&outbox.claim(LEASE, 10).await.expect("claim")),
+        vec![e]
+    );
 }
 
-async fn set_due_in_the_future_hides_an_entry(h: &Harness) {
+async fn reschedule_in_the_future_hides_an_entry(h: &Harness) {
     let outbox = h.store().await.outbox();
-    let e = entry(1);
+    let mut e = entry(1);
     outbox.enqueue(&e).await.expect("enqueue");
+    let claim = claim_one(&outbox, LEASE).await;
     let later = now_ms() + 60_000;
-    outbox.set_due(e.id(), later).await.expect("set_due");
+    e.last_error = Some("HTTP 503".to_owned());
+    assert!(
+        outbox
+            .reschedule(&e, claim.token, later)
+            .await
+            .expect("reschedule")
+    );
     assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
     let pending = outbox.pending().await.expect("pending");
     assert_eq!(pending, vec![(e.clone(), later)]);
-    outbox.set_due(e.id(), now_ms()).await.expect("set_due");
-    assert_eq!(outbox.claim(LEASE, 10).await.expect("claim"), vec![e]);
-    // set_due on an unknown id adds nothing.
-    outbox
-        .set_due("no-such-id", now_ms())
-        .await
-        .expect("set_due");
+    assert!(
+        outbox
+            .reschedule(&e, claim.token, now_ms())
+            .await
+            .expect("reschedule")
+    );
+    assert_eq!(
+        claimed(&outbox.claim(LEASE, 10).await.expect("claim")),
+        vec![e]
+    );
+    // Rescheduling an unknown id adds nothing.
+    assert!(
+        !outbox
+            .reschedule(&entry(2), claim.token, now_ms())
+            .await
+            .expect("reschedule")
+    );
     assert_eq!(outbox.depth().await.expect("depth"), (1, 0));
     assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
 }
 
-async fn save_updates_a_waiting_entry_and_ignores_a_completed_one(h: &Harness) {
+async fn save_updates_a_held_entry_and_ignores_a_completed_one(h: &Harness) {
     let outbox = h.store().await.outbox();
-    let mut e = entry(1);
+    let e = entry(1);
     outbox.enqueue(&e).await.expect("enqueue");
-    let mut claimed = outbox.claim(LEASE, 1).await.expect("claim");
-    assert_eq!(claimed.len(), 1);
-    e = claimed.remove(0);
+    let Claim {
+        entry: mut e,
+        token,
+    } = claim_one(&outbox, LEASE).await;
     e.attempts = 3;
     e.last_error = Some("timeout".to_owned());
-    outbox.save(&e).await.expect("save");
+    e.create_sent_at_ms = Some(now_ms());
+    assert!(outbox.save(&e, token).await.expect("save"));
     let pending = outbox.pending().await.expect("pending");
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].0, e);
     assert!(pending[0].1 > now_ms(), "save keeps the lease");
 
-    outbox.complete(e.id(), "1001").await.expect("complete");
+    assert!(
+        outbox
+            .complete(e.id(), token, "1001")
+            .await
+            .expect("complete")
+    );
     e.attempts = 4;
-    outbox.save(&e).await.expect("a late save");
+    assert!(!outbox.save(&e, token).await.expect("a late save"));
     assert!(outbox.pending().await.expect("pending").is_empty());
     assert_eq!(outbox.depth().await.expect("depth"), (0, 0));
     assert!(outbox.claim(LEASE, 10).await.expect("claim").is_empty());
     // Nor does it resurrect a never-enqueued one.
-    outbox.save(&entry(2)).await.expect("save");
+    assert!(!outbox.save(&entry(2), token).await.expect("save"));
     assert!(outbox.pending().await.expect("pending").is_empty());
+}
+
+/// A claimer frozen past its lease comes back after another claimed the entry: none of
+/// its writes lands, and the new holder's do.
+async fn writes_under_a_superseded_claim_are_refused(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    let other = h.store().await.outbox();
+    let e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    let short = Duration::from_millis(200);
+    let stale = claim_one(&outbox, short).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let fresh = claim_one(&other, LEASE).await;
+    assert_ne!(stale.token, fresh.token);
+
+    let mut stale_copy = stale.entry.clone();
+    stale_copy.attempts = 99;
+    assert!(!outbox.save(&stale_copy, stale.token).await.expect("save"));
+    assert!(
+        !outbox
+            .extend(e.id(), stale.token, LEASE)
+            .await
+            .expect("extend")
+    );
+    assert!(
+        !outbox
+            .reschedule(&stale_copy, stale.token, now_ms())
+            .await
+            .expect("reschedule")
+    );
+    assert!(
+        !outbox
+            .complete(e.id(), stale.token, "666")
+            .await
+            .expect("complete")
+    );
+    assert!(
+        !outbox
+            .park(&stale_copy, stale.token, "stale")
+            .await
+            .expect("park")
+    );
+    let pending = outbox.pending().await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].0, e, "the stale copy wrote nothing");
+    assert!(pending[0].1 > now_ms(), "the fresh lease stands");
+    assert_eq!(outbox.delivered(e.id()).await.expect("read"), None);
+    assert!(outbox.parked().await.expect("parked").is_empty());
+
+    assert!(
+        other
+            .extend(e.id(), fresh.token, LEASE)
+            .await
+            .expect("extend")
+    );
+    assert!(
+        other
+            .complete(e.id(), fresh.token, "664-1")
+            .await
+            .expect("complete")
+    );
+    assert_eq!(
+        outbox.delivered(e.id()).await.expect("read").as_deref(),
+        Some("664-1")
+    );
+    // A parked and retried entry does not take back an old token either.
+    let e2 = entry(2);
+    outbox.enqueue(&e2).await.expect("enqueue");
+    let first = claim_one(&outbox, LEASE).await;
+    assert!(
+        outbox
+            .park(&e2, first.token, "HTTP 400")
+            .await
+            .expect("park")
+    );
+    assert!(outbox.retry(e2.id()).await.expect("retry"));
+    assert!(!outbox.save(&e2, first.token).await.expect("save"));
+    let again = claim_one(&outbox, LEASE).await;
+    assert!(again.token > first.token);
+}
+
+async fn extend_keeps_a_claim_from_other_claimers(h: &Harness) {
+    let outbox = h.store().await.outbox();
+    let other = h.store().await.outbox();
+    let e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    let short = Duration::from_millis(300);
+    let claim = claim_one(&outbox, short).await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(
+            outbox
+                .extend(e.id(), claim.token, short)
+                .await
+                .expect("extend")
+        );
+        assert!(other.claim(LEASE, 10).await.expect("claim").is_empty());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(claim_one(&other, LEASE).await.entry, e);
+}
+
+async fn tokens_grow_across_claims_and_stores(h: &Harness) {
+    let a = h.store().await.outbox();
+    let b = h.store().await.outbox();
+    let mut last = 0;
+    for i in 0..6 {
+        let outbox = if i % 2 == 0 { &a } else { &b };
+        outbox.enqueue(&entry(i)).await.expect("enqueue");
+        let claim = claim_one(outbox, LEASE).await;
+        assert!(claim.token > last, "token {} after {last}", claim.token);
+        last = claim.token;
+    }
 }
 
 async fn complete_records_the_number_and_removes_the_entry(h: &Harness) {
@@ -403,7 +564,13 @@ async fn complete_records_the_number_and_removes_the_entry(h: &Harness) {
     let e = entry(1);
     outbox.enqueue(&e).await.expect("enqueue");
     assert_eq!(outbox.delivered(e.id()).await.expect("read"), None);
-    outbox.complete(e.id(), "12345").await.expect("complete");
+    let claim = claim_one(&outbox, LEASE).await;
+    assert!(
+        outbox
+            .complete(e.id(), claim.token, "12345")
+            .await
+            .expect("complete")
+    );
     assert_eq!(
         outbox.delivered(e.id()).await.expect("read"),
         Some("12345".to_owned())
@@ -417,12 +584,14 @@ async fn park_parked_and_retry(h: &Harness) {
     let outbox = h.store().await.outbox();
     let e = entry(1);
     outbox.enqueue(&e).await.expect("enqueue");
-    let claimed = outbox.claim(LEASE, 1).await.expect("claim");
+    let claim = claim_one(&outbox, LEASE).await;
     let before = now_ms();
-    outbox
-        .park(&claimed[0], "HTTP 400: bad field")
-        .await
-        .expect("park");
+    assert!(
+        outbox
+            .park(&claim.entry, claim.token, "HTTP 400: bad field")
+            .await
+            .expect("park")
+    );
     let parked = outbox.parked().await.expect("parked");
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].entry, e);
@@ -440,7 +609,7 @@ async fn park_parked_and_retry(h: &Harness) {
         "only once per parking"
     );
     assert_eq!(outbox.depth().await.expect("depth"), (1, 0));
-    let back = outbox.claim(LEASE, 10).await.expect("claim");
+    let back = claimed(&outbox.claim(LEASE, 10).await.expect("claim"));
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].id(), e.id());
     assert_eq!(back[0].outgoing, e.outgoing);
@@ -457,12 +626,27 @@ async fn depth_counts_waiting_and_parked(h: &Harness) {
     // Enqueueing the same id again replaces it.
     outbox.enqueue(&entries[0]).await.expect("enqueue again");
     assert_eq!(outbox.depth().await.expect("depth"), (3, 0));
-    outbox.park(&entries[1], "refused").await.expect("park");
+    let claims = outbox.claim(LEASE, 10).await.expect("claim");
+    let token_of = |id: &str| {
+        claims
+            .iter()
+            .find(|c| c.entry.id() == id)
+            .map(|c| c.token)
+            .expect("claimed")
+    };
+    assert!(
+        outbox
+            .park(&entries[1], token_of(entries[1].id()), "refused")
+            .await
+            .expect("park")
+    );
     assert_eq!(outbox.depth().await.expect("depth"), (2, 1));
-    outbox
-        .complete(entries[2].id(), "7")
-        .await
-        .expect("complete");
+    assert!(
+        outbox
+            .complete(entries[2].id(), token_of(entries[2].id()), "7")
+            .await
+            .expect("complete")
+    );
     assert_eq!(outbox.depth().await.expect("depth"), (1, 1));
 }
 
@@ -481,7 +665,7 @@ async fn concurrent_claimers_never_share_an_entry(h: &Harness) {
             let mut got = Vec::new();
             let mut empty_in_a_row = 0;
             while empty_in_a_row < 3 {
-                let batch = outbox.claim(LEASE, 2).await.expect("claim");
+                let batch = claimed(&outbox.claim(LEASE, 2).await.expect("claim"));
                 if batch.is_empty() {
                     empty_in_a_row += 1;
                     tokio::task::yield_now().await;

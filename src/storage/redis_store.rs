@@ -5,10 +5,13 @@
 //! - `profile:<user id>`: the user's profile as JSON (language, identification);
 //! - `blocked:<chat id>`: the user blocked the bot; no messages until they write again;
 //! - `outbox:items` (hash id → entry JSON), `outbox:due` (sorted set id → due ms),
-//!   `outbox:parked` (hash id → parked JSON), `delivered:<id>` (case number, 30 days).
+//!   `outbox:held` (hash id → fencing token of its last claim), `outbox:token` (the
+//!   counter tokens come from), `outbox:parked` (hash id → parked JSON),
+//!   `delivered:<id>` (case number, 30 days).
 //!
-//! Multi-key writes are MULTI/EXEC transactions; the read-then-write steps (claim, save
-//! only if present) are Lua scripts, so they are atomic for every client of the server.
+//! Multi-key writes are MULTI/EXEC transactions; the read-then-write steps (claim, every
+//! write of a held entry) are Lua scripts, so they are atomic for every client of the
+//! server.
 
 use std::time::Duration;
 
@@ -19,14 +22,20 @@ use redis::aio::ConnectionManager;
 
 use crate::outbox::{DELIVERED_TTL, Entry, Parked, now_ms, unpark};
 
-/// Claims due ids: KEYS = due, items; ARGV = now, until, max. Returns the entries' JSON.
+/// Claims due ids: KEYS = due, items, held, token counter; ARGV = now, until, max.
+/// Returns the claim's token followed by the entries' JSON.
 const CLAIM: &str = r"
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
+if #ids == 0 then
+  return {0}
+end
+local token = redis.call('INCR', KEYS[4])
+local out = {token}
 for _, id in ipairs(ids) do
   local v = redis.call('HGET', KEYS[2], id)
   if v then
     redis.call('ZADD', KEYS[1], ARGV[2], id)
+    redis.call('HSET', KEYS[3], id, token)
     table.insert(out, v)
   else
     redis.call('ZREM', KEYS[1], id)
@@ -35,13 +44,37 @@ end
 return out
 ";
 
-/// Replaces an entry only if it is still there: KEYS = items; ARGV = id, JSON.
-const SAVE_IF_PRESENT: &str = r"
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  return 1
+/// Writes a held entry: KEYS = items, due, held; ARGV = id, token, JSON or '', due or ''.
+/// Returns 1 when the entry is held under the token (and was written), else 0.
+const WRITE_HELD: &str = r"
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  return 0
 end
-return 0
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+end
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+end
+return 1
+";
+
+/// Takes a held entry out of the queue: KEYS = items, due, held, target; ARGV = id, token,
+/// mode ('delivered' or 'parked'), value, ttl secs. Returns 1 when it was held under the
+/// token, else 0 (nothing changes).
+const FINISH_HELD: &str = r"
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+if ARGV[3] == 'delivered' then
+  redis.call('SET', KEYS[4], ARGV[4], 'EX', tonumber(ARGV[5]))
+else
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
 ";
 
 /// Store and outbox operations on one Redis, under one key prefix.
@@ -218,78 +251,104 @@ impl RedisStore {
         Ok(())
     }
 
+    /// The claim's token and the claimed entries' JSON.
     pub(crate) async fn claim(
         &self,
         now: i64,
         until: i64,
         max: usize,
-    ) -> anyhow::Result<Vec<String>> {
-        Ok(redis::Script::new(CLAIM)
+    ) -> anyhow::Result<(i64, Vec<String>)> {
+        let raw: Vec<redis::Value> = redis::Script::new(CLAIM)
             .key(self.key("outbox:due"))
             .key(self.key("outbox:items"))
+            .key(self.key("outbox:held"))
+            .key(self.key("outbox:token"))
             .arg(now)
             .arg(until)
             .arg(max)
             .invoke_async(&mut self.conn())
-            .await?)
+            .await?;
+        let mut values = raw.into_iter();
+        let token: i64 = match values.next() {
+            Some(v) => redis::from_redis_value(v)?,
+            None => 0,
+        };
+        let entries = values
+            .map(redis::from_redis_value::<String>)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((token, entries))
     }
 
-    pub(crate) async fn save(&self, entry: &Entry) -> anyhow::Result<()> {
-        let _: i32 = redis::Script::new(SAVE_IF_PRESENT)
+    /// Writes the JSON and/or the due time of an entry held under `token`.
+    pub(crate) async fn write_held(
+        &self,
+        id: &str,
+        token: i64,
+        json: Option<&str>,
+        due_ms: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        let written: i32 = redis::Script::new(WRITE_HELD)
             .key(self.key("outbox:items"))
-            .arg(entry.id())
-            .arg(serde_json::to_string(entry)?)
+            .key(self.key("outbox:due"))
+            .key(self.key("outbox:held"))
+            .arg(id)
+            .arg(token)
+            .arg(json.unwrap_or_default())
+            .arg(due_ms.map(|d| d.to_string()).unwrap_or_default())
             .invoke_async(&mut self.conn())
             .await?;
-        Ok(())
+        Ok(written == 1)
     }
 
-    pub(crate) async fn set_due(&self, id: &str, at_ms: i64) -> anyhow::Result<()> {
-        let _: i64 = redis::cmd("ZADD")
-            .arg(self.key("outbox:due"))
-            .arg("XX")
-            .arg(at_ms)
+    async fn finish_held(
+        &self,
+        id: &str,
+        token: i64,
+        target: String,
+        mode: &str,
+        value: &str,
+    ) -> anyhow::Result<bool> {
+        let done: i32 = redis::Script::new(FINISH_HELD)
+            .key(self.key("outbox:items"))
+            .key(self.key("outbox:due"))
+            .key(self.key("outbox:held"))
+            .key(target)
             .arg(id)
-            .query_async(&mut self.conn())
+            .arg(token)
+            .arg(mode)
+            .arg(value)
+            .arg(DELIVERED_TTL.as_secs())
+            .invoke_async(&mut self.conn())
             .await?;
-        Ok(())
+        Ok(done == 1)
     }
 
-    pub(crate) async fn complete(&self, id: &str, case_number: &str) -> anyhow::Result<()> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .set_ex(
-                self.key(&format!("delivered:{id}")),
-                case_number,
-                DELIVERED_TTL.as_secs(),
-            )
-            .ignore();
-        self.dequeue_in(&mut pipe, id);
-        let () = pipe.query_async(&mut self.conn()).await?;
-        Ok(())
+    pub(crate) async fn complete(
+        &self,
+        id: &str,
+        token: i64,
+        case_number: &str,
+    ) -> anyhow::Result<bool> {
+        self.finish_held(
+            id,
+            token,
+            self.key(&format!("delivered:{id}")),
+            "delivered",
+            case_number,
+        )
+        .await
     }
 
-    /// Adds the commands that take `id` out of the queue to a transaction.
-    fn dequeue_in(&self, pipe: &mut redis::Pipeline, id: &str) {
-        pipe.hdel(self.key("outbox:items"), id)
-            .ignore()
-            .zrem(self.key("outbox:due"), id)
-            .ignore();
-    }
-
-    pub(crate) async fn park(&self, parked: &Parked) -> anyhow::Result<()> {
-        let id = parked.entry.id();
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset(
-                self.key("outbox:parked"),
-                id,
-                serde_json::to_string(parked)?,
-            )
-            .ignore();
-        self.dequeue_in(&mut pipe, id);
-        let () = pipe.query_async(&mut self.conn()).await?;
-        Ok(())
+    pub(crate) async fn park(&self, parked: &Parked, token: i64) -> anyhow::Result<bool> {
+        let json = serde_json::to_string(parked)?;
+        self.finish_held(
+            parked.entry.id(),
+            token,
+            self.key("outbox:parked"),
+            "parked",
+            &json,
+        )
+        .await
     }
 
     /// Waiting entries as (id, JSON, due ms).

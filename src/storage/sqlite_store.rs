@@ -4,8 +4,10 @@
 //! - `sessions(chat_id, data, expires_ms)`: a session reads as absent once `expires_ms`
 //!   has passed; expired rows are swept at open and then at most hourly on commit;
 //! - `profiles(user_id, data)`, `blocked(chat_id)`;
-//! - `outbox(id, entry, due_ms)` with an index on `due_ms`, `parked(id, parked)`,
-//!   `delivered(id, case_number, expires_ms)`.
+//! - `outbox(id, entry, due_ms, token)` with an index on `due_ms` (`token`: the fencing
+//!   token of the entry's last claim), `parked(id, parked)`,
+//!   `delivered(id, case_number, expires_ms)`, `counters(name, value)` (where tokens come
+//!   from).
 //!
 //! The file is opened in WAL mode with `synchronous=FULL` (every commit is on disk before
 //! it returns) and a busy timeout, so several processes of one host can share it. Every
@@ -25,7 +27,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::outbox::{DELIVERED_TTL, Entry, Parked, millis, now_ms, unpark};
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
@@ -43,7 +45,8 @@ CREATE TABLE IF NOT EXISTS blocked (
 CREATE TABLE IF NOT EXISTS outbox (
     id TEXT PRIMARY KEY,
     entry TEXT NOT NULL,
-    due_ms INTEGER NOT NULL
+    due_ms INTEGER NOT NULL,
+    token INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_ms);
 CREATE TABLE IF NOT EXISTS parked (
@@ -55,7 +58,14 @@ CREATE TABLE IF NOT EXISTS delivered (
     case_number TEXT NOT NULL,
     expires_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 ";
+
+/// Brings a file of schema 1 to schema 2 (the claim's fencing token).
+const MIGRATE_1_TO_2: &str = "ALTER TABLE outbox ADD COLUMN token INTEGER NOT NULL DEFAULT 0;";
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -99,6 +109,9 @@ fn open_connection(path: &Path) -> anyhow::Result<Connection> {
             "{}: written by a newer version of the bot (schema {version}, this one knows {SCHEMA_VERSION})",
             path.display()
         );
+    }
+    if version == 1 {
+        tx.execute_batch(MIGRATE_1_TO_2)?;
     }
     tx.execute_batch(SCHEMA)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -312,79 +325,108 @@ impl FileStore {
         self.with(move |c| put_entry(c, &entry, now_ms())).await
     }
 
+    /// The claim's token and the claimed entries' JSON.
     pub(crate) async fn claim(
         &self,
         now: i64,
         until: i64,
         max: usize,
-    ) -> anyhow::Result<Vec<String>> {
+    ) -> anyhow::Result<(i64, Vec<String>)> {
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         self.with(move |c| {
-            let mut stmt = c.prepare_cached(
-                "UPDATE outbox SET due_ms = ?2 WHERE id IN \
-                 (SELECT id FROM outbox WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?3) \
-                 RETURNING entry",
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let token: i64 = tx.query_row(
+                "INSERT INTO counters (name, value) VALUES ('token', 1) \
+                 ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                [],
+                |r| r.get(0),
             )?;
-            let rows = stmt.query_map(params![now, until, max], |r| r.get(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+            let entries = {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET due_ms = ?2, token = ?4 WHERE id IN \
+                     (SELECT id FROM outbox WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?3) \
+                     RETURNING entry",
+                )?;
+                let rows = stmt.query_map(params![now, until, max, token], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()?
+            };
+            if entries.is_empty() {
+                // Nothing claimed: leave the counter as it was.
+                return Ok((0, entries));
+            }
+            tx.commit()?;
+            Ok((token, entries))
         })
         .await
     }
 
-    pub(crate) async fn save(&self, entry: &Entry) -> anyhow::Result<()> {
-        let id = entry.id().to_owned();
-        let json = serde_json::to_string(entry)?;
-        self.with(move |c| {
-            c.execute(
-                "UPDATE outbox SET entry = ?2 WHERE id = ?1",
-                params![id, json],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub(crate) async fn set_due(&self, id: &str, at_ms: i64) -> anyhow::Result<()> {
+    /// Writes the JSON and/or the due time of an entry held under `token`.
+    pub(crate) async fn write_held(
+        &self,
+        id: &str,
+        token: i64,
+        json: Option<&str>,
+        due_ms: Option<i64>,
+    ) -> anyhow::Result<bool> {
         let id = id.to_owned();
+        let json = json.map(str::to_owned);
         self.with(move |c| {
-            c.execute(
-                "UPDATE outbox SET due_ms = ?2 WHERE id = ?1",
-                params![id, at_ms],
+            let changed = c.execute(
+                "UPDATE outbox SET entry = coalesce(?3, entry), due_ms = coalesce(?4, due_ms) \
+                 WHERE id = ?1 AND token = ?2",
+                params![id, token, json, due_ms],
             )?;
-            Ok(())
+            Ok(changed == 1)
         })
         .await
     }
 
-    pub(crate) async fn complete(&self, id: &str, case_number: &str) -> anyhow::Result<()> {
+    pub(crate) async fn complete(
+        &self,
+        id: &str,
+        token: i64,
+        case_number: &str,
+    ) -> anyhow::Result<bool> {
         let id = id.to_owned();
         let case_number = case_number.to_owned();
         let expires = now_ms().saturating_add(millis(DELIVERED_TTL));
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if tx.execute(
+                "DELETE FROM outbox WHERE id = ?1 AND token = ?2",
+                params![id, token],
+            )? == 0
+            {
+                return Ok(false);
+            }
             tx.execute(
                 "INSERT OR REPLACE INTO delivered (id, case_number, expires_ms) VALUES (?1, ?2, ?3)",
                 params![id, case_number, expires],
             )?;
-            tx.execute("DELETE FROM outbox WHERE id = ?1", [&id])?;
             tx.commit()?;
-            Ok(())
+            Ok(true)
         })
         .await
     }
 
-    pub(crate) async fn park(&self, parked: &Parked) -> anyhow::Result<()> {
+    pub(crate) async fn park(&self, parked: &Parked, token: i64) -> anyhow::Result<bool> {
         let id = parked.entry.id().to_owned();
         let json = serde_json::to_string(parked)?;
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if tx.execute(
+                "DELETE FROM outbox WHERE id = ?1 AND token = ?2",
+                params![id, token],
+            )? == 0
+            {
+                return Ok(false);
+            }
             tx.execute(
                 "INSERT OR REPLACE INTO parked (id, parked) VALUES (?1, ?2)",
                 params![id, json],
             )?;
-            tx.execute("DELETE FROM outbox WHERE id = ?1", [&id])?;
             tx.commit()?;
-            Ok(())
+            Ok(true)
         })
         .await
     }

@@ -22,13 +22,19 @@ impl std::fmt::Debug for SendLimits {
 
 impl SendLimits {
     /// `overall` messages a second in total; `per_chat` a second per chat with bursts of
-    /// `burst` (values of 0 are taken as 1).
-    pub fn new(overall: u32, per_chat: u32, burst: u32) -> Self {
+    /// `burst` (values of 0 are taken as 1); Telegram's 429 answers are counted in
+    /// `too_many_requests`.
+    pub fn new(
+        overall: u32,
+        per_chat: u32,
+        burst: u32,
+        too_many_requests: prometheus_client::metrics::counter::Counter,
+    ) -> Self {
         let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
         Self {
             overall: RateLimiter::direct(Quota::per_second(nz(overall)).allow_burst(nz(overall))),
             per_chat: RateLimiter::keyed(Quota::per_second(nz(per_chat)).allow_burst(nz(burst))),
-            too_many_requests: prometheus_client::metrics::counter::Counter::default(),
+            too_many_requests,
         }
     }
 

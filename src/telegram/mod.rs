@@ -463,7 +463,7 @@ async fn await_delivery(
     let waited = tokio::time::timeout(state.answer_wait, outcome).await;
     match waited {
         Ok(Ok(Outcome::Delivered(_) | Outcome::Parked)) => {}
-        Ok(Ok(Outcome::Deferred) | Err(_)) | Err(_) => {
+        Ok(Ok(Outcome::Deferred | Outcome::Lost) | Err(_)) | Err(_) => {
             state.worker.forget(request_id);
             send(
                 state,

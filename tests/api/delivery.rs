@@ -6,7 +6,7 @@ use waviot_support_bot::storage::Store;
 
 use crate::fake_omnidesk::Behaviour;
 use crate::fake_telegram::TestUser;
-use crate::helpers::{TestApp, WAIT, redis_url, spawn_app};
+use crate::helpers::{TestApp, WAIT, redis_url, spawn_app, spawn_app_configured};
 
 /// Fills the shortest kind and presses Send.
 async fn send_request(app: &TestApp, user: &TestUser) {
@@ -62,7 +62,8 @@ async fn a_429_with_retry_after_is_waited_out() {
 
 #[tokio::test]
 async fn a_case_created_before_the_connection_dropped_is_adopted_not_duplicated() {
-    let app = spawn_app().await;
+    // Looked up again 2 s after the create went out (twice the create timeout).
+    let app = spawn_app_configured(|s| s.bot.omnidesk_create_timeout_secs = 1).await;
     app.od.push_behaviour(Behaviour::CreateThenDropConnection);
     let user = TestUser::ru(700_003);
     send_request(&app, &user).await;

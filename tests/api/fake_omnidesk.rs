@@ -213,6 +213,7 @@ struct Inner {
     window_start: Instant,
     window_used: u32,
     retry_after_header: RetryAfterHeader,
+    create_delay: Option<Duration>,
 }
 
 struct Shared {
@@ -269,6 +270,7 @@ impl FakeOmnidesk {
                 window_start: Instant::now(),
                 window_used: 0,
                 retry_after_header: RetryAfterHeader::default(),
+                create_delay: None,
             }),
             changes,
         });
@@ -357,6 +359,12 @@ impl FakeOmnidesk {
         inner.rate_limit = per_minute;
         inner.window_start = Instant::now();
         inner.window_used = 0;
+    }
+
+    /// Every POST with no queued behaviour waits `delay` before it is processed (the case
+    /// is still created if the client gave up meanwhile).
+    pub fn set_create_delay(&self, delay: Duration) {
+        self.shared.lock().create_delay = Some(delay);
     }
 
     /// Chooses the header name(s) of the retry delay in 429 answers.
@@ -818,7 +826,13 @@ async fn apply_behaviour(shared: &Shared, index: usize) -> Result<bool, Outcome>
         behaviour
     };
     match behaviour {
-        None => Ok(false),
+        None => {
+            let delay = shared.lock().create_delay;
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            Ok(false)
+        }
         Some(Behaviour::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             Ok(false)

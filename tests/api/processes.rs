@@ -65,6 +65,11 @@ mod tempfile_path {
 }
 
 async fn rig(lease_secs: u32) -> Rig {
+    rig_with(lease_secs, "").await
+}
+
+/// A rig whose `BOT_CONFIG` has `extra` lines too.
+async fn rig_with(lease_secs: u32, extra: &str) -> Rig {
     let tg = FakeTelegram::start().await;
     let od = FakeOmnidesk::start(STAFF_EMAIL, API_KEY).await;
     // Throughput is the point here, not Omnidesk's per-minute budget.
@@ -77,7 +82,8 @@ async fn rig(lease_secs: u32) -> Rig {
         &path,
         format!(
             "redis-prefix = \"{prefix}\"\ndialogues-dir = \"{repo}/dialogues\"\nlocales-dir = \"{repo}/locales\"\n\
-             delivery-lease-secs = {lease_secs}\ndelivery-retry-base-ms = 100\ndelivery-retry-cap-secs = 2\ntelegram-messages-per-sec = 1000\n"
+             delivery-lease-secs = {lease_secs}\ndelivery-retry-base-ms = 100\ndelivery-retry-cap-secs = 2\ntelegram-messages-per-sec = 1000\n\
+             omnidesk-create-timeout-secs = 3\n{extra}"
         ),
     )
     .expect("config written");
@@ -101,9 +107,14 @@ impl Rig {
     }
 
     fn spawn(&self, command: &str) -> Child {
+        self.spawn_serving(command, "127.0.0.1:0")
+    }
+
+    /// A process serving `/metrics` on `http_addr`.
+    fn spawn_serving(&self, command: &str, http_addr: &str) -> Child {
         Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
             .arg(command)
-            .env("HTTP_ADDR", "127.0.0.1:0")
+            .env("HTTP_ADDR", http_addr)
             .env("TELOXIDE_TOKEN", FakeTelegram::TOKEN)
             .env("TELEGRAM_API_URL", self.tg.api_url().as_str())
             .env("OMNIDESK_URL", self.od.base_url())
@@ -345,4 +356,129 @@ async fn the_terminal_chat_with_omnidesk_configured_creates_a_real_case() {
     assert_eq!(cases[0].attachments[0].bytes, png);
     assert_eq!(cases[0].fields["priority"], "low");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A free port on 127.0.0.1 (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A counter of a process's `/metrics`, 0 while it cannot be read.
+async fn metric(port: u16, line_start: &str) -> f64 {
+    let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+        return 0.0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name}");
+}
+
+/// Each user got the case number exactly once.
+fn assert_told_once(rig: &Rig, entries: &[Entry]) {
+    for e in entries {
+        let told = rig
+            .tg
+            .messages_to(e.outgoing.chat_id)
+            .iter()
+            .filter(|m| m.text.contains("664-"))
+            .count();
+        assert_eq!(told, 1, "{}: the number was sent once", short_token(e.id()));
+    }
+}
+
+#[tokio::test]
+async fn three_processes_with_a_lease_shorter_than_each_create_make_one_case_per_request() {
+    // Each create takes longer than the lease; the backlog is five claims' worth of one
+    // process. Leases must be kept alive while held, and nobody may create twice.
+    let rig = rig_with(2, "delivery-concurrency = 8\n").await;
+    rig.od.set_create_delay(Duration::from_secs(3));
+    let outbox = rig.outbox().await;
+    let entries: Vec<Entry> = (0..count(40)).map(entry).collect();
+    for e in &entries {
+        outbox.enqueue(e).await.expect("enqueued");
+    }
+    let mut processes = [rig.bot(), rig.worker(), rig.worker()];
+    let done = wait_delivered(&rig, &outbox, entries.len(), Duration::from_secs(120)).await;
+    for p in &mut processes {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    assert!(done, "all delivered; cases: {}", rig.od.cases().len());
+    rig.assert_exactly_once(&entries);
+    assert_told_once(&rig, &entries);
+    println!(
+        "contention: 3 processes × 8 slots, {} requests, lease 2 s, create 3 s: {} cases",
+        entries.len(),
+        rig.od.cases().len()
+    );
+}
+
+#[tokio::test]
+async fn a_worker_frozen_past_its_lease_writes_nothing_when_it_resumes() {
+    let rig = rig_with(2, "delivery-concurrency = 8\n").await;
+    rig.od.set_create_delay(Duration::from_millis(1500));
+    let outbox = rig.outbox().await;
+    let entries: Vec<Entry> = (0..8).map(entry).collect();
+    for e in &entries {
+        outbox.enqueue(e).await.expect("enqueued");
+    }
+    let frozen_port = free_port();
+    let mut frozen = rig.spawn_serving("worker", &format!("127.0.0.1:{frozen_port}"));
+    // Frozen with every create sent and unanswered.
+    assert!(
+        rig.od
+            .wait_for_requests(entries.len(), Duration::from_secs(30))
+            .await,
+        "the first worker sent its creates"
+    );
+    signal(&frozen, "STOP");
+    // Omnidesk creates the cases meanwhile; a second worker takes over once the leases
+    // have run out, finds the cases and tells the users.
+    let mut second = rig.worker();
+    let done = wait_delivered(&rig, &outbox, entries.len(), Duration::from_secs(60)).await;
+    assert!(
+        done,
+        "the second worker finished; cases: {}",
+        rig.od.cases().len()
+    );
+    rig.assert_exactly_once(&entries);
+    assert_told_once(&rig, &entries);
+    // Resumed, the first worker finds every request is no longer its own.
+    signal(&frozen, "CONT");
+    let lost = r#"waviot_bot_deliveries_total{kind="lost"}"#;
+    let start = Instant::now();
+    while metric(frozen_port, lost).await < entries.len() as f64 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the resumed worker dropped its copies"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for p in [&mut frozen, &mut second] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    rig.assert_exactly_once(&entries);
+    assert_told_once(&rig, &entries);
+    assert!(outbox.pending().await.expect("outbox").is_empty());
+    for e in &entries {
+        assert!(
+            outbox.delivered(e.id()).await.expect("read").is_some(),
+            "the number is recorded"
+        );
+    }
 }

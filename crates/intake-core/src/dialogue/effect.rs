@@ -99,6 +99,11 @@ impl Request {
     pub fn answer(&self, field: &str) -> Option<&Answer> {
         self.fields.iter().find(|(f, _)| f == field).map(|(_, a)| a)
     }
+
+    /// Every attached file, in the order of the fields.
+    pub fn files(&self) -> impl Iterator<Item = &super::FileRef> {
+        self.fields.iter().flat_map(|(_, a)| a.files())
+    }
 }
 
 /// One thing to do.
