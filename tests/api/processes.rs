@@ -16,7 +16,7 @@ use crate::fake_omnidesk::{Behaviour, FakeOmnidesk};
 use crate::fake_telegram::FakeTelegram;
 use crate::helpers::{API_KEY, STAFF_EMAIL, redis_url};
 
-fn entry(i: usize) -> Entry {
+pub fn entry(i: usize) -> Entry {
     let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
     Entry::new(Outgoing {
         request: Request {
