@@ -17,9 +17,11 @@
 //!   [`LoadedSession::None`]. Something stored that does not decode, or has another format
 //!   version, reads [`LoadedSession::Undecodable`] (not an error).
 //! - **Profiles** are kept until replaced; none, or an undecodable one, reads as the default.
-//! - **Atomic commit.** The session, the profile and the outbox entry given to
+//! - **Atomic, conditional commit.** The session, the profile and the outbox entry given to
 //!   [`Store::commit`] are all written or none is: a request is either still a draft or
-//!   safely queued, never lost in between.
+//!   safely queued, never lost in between. Each session has a revision; a commit writes
+//!   only if the session is still at the revision its writer read, so two processes
+//!   handling one chat at once never overwrite each other's answer.
 //! - **Blocked marks** are set, cleared and read per chat.
 //! - **Outbox** (see [`crate::outbox`] for the design): an entry is waiting (with a due time)
 //!   or parked, or it was delivered (its case number kept 30 days). [`Outbox::claim`] takes
@@ -79,9 +81,22 @@ pub enum LoadedSession {
     /// Nothing stored (new chat or expired draft).
     None,
     /// A decoded session.
-    Found(StoredSession),
+    Found(Box<StoredSession>),
     /// Something stored that cannot be decoded (old format or corrupt).
     Undecodable,
+}
+
+/// What handling an update reads about its chat.
+#[derive(Debug)]
+pub struct ChatState {
+    /// The chat's session.
+    pub session: LoadedSession,
+    /// The user's profile (default when none).
+    pub profile: Profile,
+    /// Whether the chat's user blocked the bot.
+    pub blocked: bool,
+    /// The revision of the session read; a commit must name it ([`Store::commit`]).
+    pub revision: u64,
 }
 
 /// The backend behind a [`Store`] and its [`Outbox`].
@@ -127,7 +142,7 @@ fn decode_session(raw: Option<String>) -> LoadedSession {
     match raw {
         None => LoadedSession::None,
         Some(text) => match serde_json::from_str::<StoredSession>(&text) {
-            Ok(s) if s.v == StoredSession::VERSION => LoadedSession::Found(s),
+            Ok(s) if s.v == StoredSession::VERSION => LoadedSession::Found(Box::new(s)),
             _ => LoadedSession::Undecodable,
         },
     }
@@ -169,23 +184,24 @@ impl Store {
         })
     }
 
-    /// Reads what handling an update needs: the chat's session, the user's profile and
-    /// whether the chat was marked blocked (one round trip on Redis).
+    /// Reads what handling an update needs: the chat's session and its revision, the
+    /// user's profile and whether the chat was marked blocked (one round trip on Redis).
     ///
     /// # Errors
     ///
     /// The store is unreachable.
-    pub async fn load_chat(
-        &self,
-        chat_id: i64,
-        user_id: u64,
-    ) -> anyhow::Result<(LoadedSession, Profile, bool)> {
-        let (session, profile, blocked) =
+    pub async fn load_chat(&self, chat_id: i64, user_id: u64) -> anyhow::Result<ChatState> {
+        let (session, revision, profile, blocked) =
             dispatch!(&self.backend, b => b.load_chat(chat_id, user_id).await)?;
         let profile = profile
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
-        Ok((decode_session(session), profile, blocked))
+        Ok(ChatState {
+            session: decode_session(session),
+            profile,
+            blocked,
+            revision,
+        })
     }
 
     /// Reads a chat's session.
@@ -211,7 +227,9 @@ impl Store {
     }
 
     /// Writes a chat's session, the profile when given, and the outbox entry when given,
-    /// all in one transaction.
+    /// all in one transaction, if the session is still at `revision` (as read by
+    /// [`Self::load_chat`]); `false` when another writer committed since (nothing is
+    /// written then: read again and step again).
     ///
     /// # Errors
     ///
@@ -219,11 +237,12 @@ impl Store {
     pub async fn commit(
         &self,
         chat_id: i64,
+        revision: u64,
         session: &StoredSession,
         profile: Option<(u64, &Profile)>,
         outgoing: Option<&Entry>,
-    ) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.commit(chat_id, session, profile, outgoing).await)
+    ) -> anyhow::Result<bool> {
+        dispatch!(&self.backend, b => b.commit(chat_id, revision, session, profile, outgoing).await)
     }
 
     /// Checks the store answers.

@@ -102,6 +102,7 @@ contract!(
     undecodable_sessions_read_as_undecodable,
     profile_default_and_round_trip,
     commit_writes_session_profile_and_entry_together,
+    a_commit_at_a_stale_revision_writes_nothing,
     sessions_expire_after_the_draft_ttl,
     blocked_marks,
     a_claimed_entry_is_not_claimed_again_within_the_lease,
@@ -162,6 +163,7 @@ fn session(update: i64) -> StoredSession {
         session: Session::Idle,
         last_update_id: Some(update),
         updated_at: Some(chrono::Utc::now()),
+        applied: vec![update],
     }
 }
 
@@ -177,7 +179,7 @@ fn profile() -> Profile {
 
 fn found(loaded: LoadedSession) -> StoredSession {
     match loaded {
-        LoadedSession::Found(s) => s,
+        LoadedSession::Found(s) => *s,
         other => panic!("expected a session, got {other:?}"),
     }
 }
@@ -193,10 +195,20 @@ async fn session_round_trip(h: &Harness) {
         LoadedSession::None
     ));
     let first = session(10);
-    store.commit(1, &first, None, None).await.expect("commit");
+    store
+        .commit(1, 0, &first, None, None)
+        .await
+        .expect("commit")
+        .then_some(())
+        .expect("committed");
     assert_eq!(found(store.load_session(1).await.expect("load")), first);
     let second = session(11);
-    store.commit(1, &second, None, None).await.expect("commit");
+    store
+        .commit(1, 1, &second, None, None)
+        .await
+        .expect("commit")
+        .then_some(())
+        .expect("committed");
     assert_eq!(found(store.load_session(1).await.expect("load")), second);
     assert!(matches!(
         store.load_session(2).await.expect("load"),
@@ -219,16 +231,23 @@ async fn undecodable_sessions_read_as_undecodable(h: &Harness) {
     ));
     let mut future = session(1);
     future.v = StoredSession::VERSION + 1;
-    store.commit(6, &future, None, None).await.expect("commit");
+    store
+        .commit(6, 0, &future, None, None)
+        .await
+        .expect("commit")
+        .then_some(())
+        .expect("committed");
     assert!(matches!(
         store.load_session(6).await.expect("load"),
         LoadedSession::Undecodable
     ));
     // A good commit replaces it.
     store
-        .commit(5, &session(2), None, None)
+        .commit(5, 0, &session(2), None, None)
         .await
-        .expect("commit");
+        .expect("commit")
+        .then_some(())
+        .expect("committed");
     assert_eq!(
         found(store.load_session(5).await.expect("load")).last_update_id,
         Some(2)
@@ -243,9 +262,11 @@ async fn profile_default_and_round_trip(h: &Harness) {
     );
     let p = profile();
     store
-        .commit(1, &session(1), Some((42, &p)), None)
+        .commit(1, 0, &session(1), Some((42, &p)), None)
         .await
-        .expect("commit");
+        .expect("commit")
+        .then_some(())
+        .expect("committed");
     assert_eq!(store.load_profile(42).await.expect("load"), p);
     assert_eq!(
         store.load_profile(43).await.expect("load"),
@@ -256,9 +277,11 @@ async fn profile_default_and_round_trip(h: &Harness) {
         ..p
     };
     store
-        .commit(1, &session(2), Some((42, &changed)), None)
+        .commit(1, 1, &session(2), Some((42, &changed)), None)
         .await
-        .expect("commit");
+        .expect("commit")
+        .then_some(())
+        .expect("committed");
     assert_eq!(store.load_profile(42).await.expect("load"), changed);
 }
 
@@ -270,9 +293,11 @@ async fn commit_writes_session_profile_and_entry_together(h: &Harness) {
     let p = profile();
     let before = now_ms();
     store
-        .commit(9, &s, Some((90, &p)), Some(&e))
+        .commit(9, 0, &s, Some((90, &p)), Some(&e))
         .await
-        .expect("commit");
+        .expect("commit")
+        .then_some(())
+        .expect("committed");
     assert_eq!(found(store.load_session(9).await.expect("load")), s);
     assert_eq!(store.load_profile(90).await.expect("load"), p);
     let pending = outbox.pending().await.expect("pending");
@@ -288,13 +313,54 @@ async fn commit_writes_session_profile_and_entry_together(h: &Harness) {
     );
 }
 
+/// Two writers read the chat at the same revision; the second to commit writes nothing
+/// (no session, no profile, no outbox entry) and reads the first one's result.
+async fn a_commit_at_a_stale_revision_writes_nothing(h: &Harness) {
+    let a = h.store().await;
+    let b = h.store().await;
+    let read_a = a.load_chat(4, 40).await.expect("load");
+    let read_b = b.load_chat(4, 40).await.expect("load");
+    assert_eq!((read_a.revision, read_b.revision), (0, 0));
+    assert!(
+        a.commit(4, read_a.revision, &session(1), None, None)
+            .await
+            .expect("commit")
+    );
+    let mut p = profile();
+    p.lang = Some("en".to_owned());
+    let e = entry(1);
+    assert!(
+        !b.commit(4, read_b.revision, &session(2), Some((40, &p)), Some(&e))
+            .await
+            .expect("commit"),
+        "a stale revision is refused"
+    );
+    let again = b.load_chat(4, 40).await.expect("load");
+    assert_eq!(again.revision, 1);
+    assert_eq!(found(again.session).last_update_id, Some(1));
+    assert_eq!(again.profile, Profile::default(), "no profile written");
+    assert_eq!(b.outbox().depth().await.expect("depth"), (0, 0));
+    assert!(
+        b.commit(4, again.revision, &session(2), Some((40, &p)), Some(&e))
+            .await
+            .expect("commit")
+    );
+    let last = a.load_chat(4, 40).await.expect("load");
+    assert_eq!(last.revision, 2);
+    assert_eq!(found(last.session).last_update_id, Some(2));
+    assert_eq!(last.profile, p);
+    assert_eq!(a.outbox().depth().await.expect("depth"), (1, 0));
+}
+
 async fn sessions_expire_after_the_draft_ttl(h: &Harness) {
     let store = h.store_with_ttl(Duration::from_millis(400)).await;
     let p = profile();
     store
-        .commit(3, &session(1), Some((30, &p)), None)
+        .commit(3, 0, &session(1), Some((30, &p)), None)
         .await
-        .expect("commit");
+        .expect("commit")
+        .then_some(())
+        .expect("committed");
     found(store.load_session(3).await.expect("load"));
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert!(matches!(
@@ -308,9 +374,11 @@ async fn sessions_expire_after_the_draft_ttl(h: &Harness) {
     );
     // A commit restarts the clock.
     store
-        .commit(3, &session(2), None, None)
+        .commit(3, 0, &session(2), None, None)
         .await
-        .expect("commit");
+        .expect("commit")
+        .then_some(())
+        .expect("committed");
     found(store.load_session(3).await.expect("load"));
 }
 
@@ -705,7 +773,7 @@ mod file_only {
         let store = h.store().await;
         let e = entry(1);
         let err = store
-            .commit(1, &session(1), Some((u64::MAX, &profile())), Some(&e))
+            .commit(1, 0, &session(1), Some((u64::MAX, &profile())), Some(&e))
             .await;
         assert!(err.is_err());
         assert!(matches!(
@@ -762,11 +830,75 @@ mod file_only {
             .await
             .expect("open");
         store
-            .commit(77, &session(77), Some((770, &profile())), Some(&entry(77)))
+            .commit(
+                77,
+                0,
+                &session(77),
+                Some((770, &profile())),
+                Some(&entry(77)),
+            )
             .await
             .expect("commit");
         store.set_blocked(77).await.expect("block");
         std::process::abort();
+    }
+
+    /// A file written by the first schema (no claim tokens, no session revisions) opens,
+    /// keeps its data and works under the current rules.
+    #[tokio::test]
+    async fn a_schema_1_file_is_migrated() {
+        let h = Harness::file();
+        let Harness::File { path, .. } = &h else {
+            unreachable!()
+        };
+        std::fs::create_dir_all(path.parent().expect("folder")).expect("folder");
+        let e = entry(1);
+        {
+            let conn = rusqlite::Connection::open(path).expect("open");
+            conn.execute_batch(
+                "CREATE TABLE sessions (chat_id INTEGER PRIMARY KEY, data TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+                 CREATE TABLE profiles (user_id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+                 CREATE TABLE blocked (chat_id INTEGER PRIMARY KEY);
+                 CREATE TABLE outbox (id TEXT PRIMARY KEY, entry TEXT NOT NULL, due_ms INTEGER NOT NULL);
+                 CREATE INDEX outbox_due ON outbox (due_ms);
+                 CREATE TABLE parked (id TEXT PRIMARY KEY, parked TEXT NOT NULL);
+                 CREATE TABLE delivered (id TEXT PRIMARY KEY, case_number TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+                 PRAGMA user_version = 1;",
+            )
+            .expect("schema 1");
+            conn.execute(
+                "INSERT INTO sessions VALUES (8, ?1, ?2)",
+                rusqlite::params![
+                    serde_json::to_string(&session(8)).expect("json"),
+                    now_ms() + 60_000
+                ],
+            )
+            .expect("session");
+            conn.execute(
+                "INSERT INTO outbox VALUES (?1, ?2, 0)",
+                rusqlite::params![e.id(), serde_json::to_string(&e).expect("json")],
+            )
+            .expect("entry");
+        }
+        let store = h.store().await;
+        let read = store.load_chat(8, 80).await.expect("load");
+        assert_eq!(read.revision, 0);
+        assert_eq!(found(read.session).last_update_id, Some(8));
+        assert!(
+            store
+                .commit(8, 0, &session(9), None, None)
+                .await
+                .expect("commit")
+        );
+        let outbox = store.outbox();
+        let claim = claim_one(&outbox, LEASE).await;
+        assert_eq!(claim.entry, e);
+        assert!(
+            outbox
+                .complete(e.id(), claim.token, "1")
+                .await
+                .expect("complete")
+        );
     }
 
     /// Opening a file written by a newer schema is refused rather than misread.

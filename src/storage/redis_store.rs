@@ -1,7 +1,8 @@
 //! The Redis backend of [`crate::storage`].
 //!
 //! Keys (all under the configured prefix, so several bots or tests share one Redis):
-//! - `session:<chat id>`: the chat's session as JSON, expiring after the draft TTL;
+//! - `session:<chat id>`: the chat's session as JSON, expiring after the draft TTL, and
+//!   `session-rev:<chat id>`: its revision (a count of commits), expiring with it;
 //! - `profile:<user id>`: the user's profile as JSON (language, identification);
 //! - `blocked:<chat id>`: the user blocked the bot; no messages until they write again;
 //! - `outbox:items` (hash id → entry JSON), `outbox:due` (sorted set id → due ms),
@@ -77,6 +78,26 @@ redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 ";
 
+/// Commits a chat if its session is at the expected revision: KEYS = session, revision,
+/// profile, outbox items, outbox due; ARGV = expected revision, session JSON, TTL ms,
+/// profile JSON or '', entry id or '', entry JSON, now ms. Returns 1 when written, else 0.
+const COMMIT: &str = r"
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current ~= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], current + 1, 'PX', ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[4])
+end
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
+  redis.call('ZADD', KEYS[5], ARGV[7], ARGV[5])
+end
+return 1
+";
+
 /// Store and outbox operations on one Redis, under one key prefix.
 #[derive(Clone)]
 pub(crate) struct RedisStore {
@@ -146,20 +167,21 @@ impl RedisStore {
             .await?)
     }
 
-    /// Session text, profile text and the blocked mark in one round trip.
+    /// Session text, its revision, profile text and the blocked mark in one round trip.
     pub(crate) async fn load_chat(
         &self,
         chat_id: i64,
         user_id: u64,
-    ) -> anyhow::Result<(Option<String>, Option<String>, bool)> {
-        let (session, profile, blocked): (Option<String>, Option<String>, Option<String>) =
-            redis::cmd("MGET")
-                .arg(self.key(&format!("session:{chat_id}")))
-                .arg(self.key(&format!("profile:{user_id}")))
-                .arg(self.key(&format!("blocked:{chat_id}")))
-                .query_async(&mut self.conn())
-                .await?;
-        Ok((session, profile, blocked.is_some()))
+    ) -> anyhow::Result<(Option<String>, u64, Option<String>, bool)> {
+        type Row = (Option<String>, Option<u64>, Option<String>, Option<String>);
+        let (session, revision, profile, blocked): Row = redis::cmd("MGET")
+            .arg(self.key(&format!("session:{chat_id}")))
+            .arg(self.key(&format!("session-rev:{chat_id}")))
+            .arg(self.key(&format!("profile:{user_id}")))
+            .arg(self.key(&format!("blocked:{chat_id}")))
+            .query_async(&mut self.conn())
+            .await?;
+        Ok((session, revision.unwrap_or(0), profile, blocked.is_some()))
     }
 
     #[cfg(test)]
@@ -174,30 +196,41 @@ impl RedisStore {
     pub(crate) async fn commit(
         &self,
         chat_id: i64,
+        revision: u64,
         session: &StoredSession,
         profile: Option<(u64, &Profile)>,
         outgoing: Option<&Entry>,
-    ) -> anyhow::Result<()> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        pipe.pset_ex(
-            self.key(&format!("session:{chat_id}")),
-            serde_json::to_string(session)?,
-            self.ttl_ms(),
-        )
-        .ignore();
-        if let Some((user_id, profile)) = profile {
-            pipe.set(
-                self.key(&format!("profile:{user_id}")),
-                serde_json::to_string(profile)?,
+    ) -> anyhow::Result<bool> {
+        let commit = redis::Script::new(COMMIT);
+        let mut script = commit.prepare_invoke();
+        script
+            .key(self.key(&format!("session:{chat_id}")))
+            .key(self.key(&format!("session-rev:{chat_id}")))
+            .key(
+                profile
+                    .map(|(user_id, _)| self.key(&format!("profile:{user_id}")))
+                    .unwrap_or_else(|| self.key("profile:-")),
             )
-            .ignore();
-        }
-        if let Some(entry) = outgoing {
-            self.enqueue_in(&mut pipe, entry)?;
-        }
-        let () = pipe.query_async(&mut self.conn()).await?;
-        Ok(())
+            .key(self.key("outbox:items"))
+            .key(self.key("outbox:due"))
+            .arg(revision)
+            .arg(serde_json::to_string(session)?)
+            .arg(self.ttl_ms())
+            .arg(
+                profile
+                    .map(|(_, p)| serde_json::to_string(p))
+                    .transpose()?
+                    .unwrap_or_default(),
+            );
+        match outgoing {
+            Some(entry) => script
+                .arg(entry.id())
+                .arg(serde_json::to_string(entry)?)
+                .arg(now_ms()),
+            None => script.arg("").arg("").arg(0),
+        };
+        let written: i32 = script.invoke_async(&mut self.conn()).await?;
+        Ok(written == 1)
     }
 
     pub(crate) async fn ping(&self) -> anyhow::Result<()> {

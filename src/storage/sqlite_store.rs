@@ -1,8 +1,9 @@
 //! The embedded backend of [`crate::storage`]: SQLite in one file (why SQLite: see there).
 //!
 //! Tables (schema version in `PRAGMA user_version`):
-//! - `sessions(chat_id, data, expires_ms)`: a session reads as absent once `expires_ms`
-//!   has passed; expired rows are swept at open and then at most hourly on commit;
+//! - `sessions(chat_id, data, expires_ms, rev)`: a session reads as absent once
+//!   `expires_ms` has passed; expired rows are swept at open and then at most hourly on
+//!   commit; `rev` counts its commits (a commit names the revision it read);
 //! - `profiles(user_id, data)`, `blocked(chat_id)`;
 //! - `outbox(id, entry, due_ms, token)` with an index on `due_ms` (`token`: the fencing
 //!   token of the entry's last claim), `parked(id, parked)`,
@@ -33,7 +34,8 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
     chat_id INTEGER PRIMARY KEY,
     data TEXT NOT NULL,
-    expires_ms INTEGER NOT NULL
+    expires_ms INTEGER NOT NULL,
+    rev INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS profiles (
     user_id INTEGER PRIMARY KEY,
@@ -64,8 +66,12 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 ";
 
-/// Brings a file of schema 1 to schema 2 (the claim's fencing token).
-const MIGRATE_1_TO_2: &str = "ALTER TABLE outbox ADD COLUMN token INTEGER NOT NULL DEFAULT 0;";
+/// Brings a file of schema 1 to schema 2 (the claim's fencing token, the session's
+/// revision).
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE outbox ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+";
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -126,6 +132,18 @@ fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The revision of a chat's session (0 when none or expired).
+fn current_revision(conn: &Connection, chat_id: i64, now: i64) -> anyhow::Result<u64> {
+    let rev: Option<i64> = conn
+        .query_row(
+            "SELECT rev FROM sessions WHERE chat_id = ?1 AND expires_ms > ?2",
+            params![chat_id, now],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(rev.and_then(|r| u64::try_from(r).ok()).unwrap_or(0))
+}
+
 /// A Telegram user id as an SQLite integer (they are below 2^52).
 fn user_key(user_id: u64) -> anyhow::Result<i64> {
     i64::try_from(user_id).with_context(|| format!("user id {user_id} is out of range"))
@@ -183,17 +201,41 @@ impl FileStore {
         .context("the storage task failed")?
     }
 
-    /// Session text, profile text and the blocked mark.
+    /// Session text, its revision, profile text and the blocked mark.
     pub(crate) async fn load_chat(
         &self,
         chat_id: i64,
         user_id: u64,
-    ) -> anyhow::Result<(Option<String>, Option<String>, bool)> {
-        Ok((
-            self.load_session(chat_id).await?,
-            self.load_profile(user_id).await?,
-            self.is_blocked(chat_id).await?,
-        ))
+    ) -> anyhow::Result<(Option<String>, u64, Option<String>, bool)> {
+        let user = user_key(user_id)?;
+        self.with(move |c| {
+            let now = now_ms();
+            let session: Option<(String, i64)> = c
+                .query_row(
+                    "SELECT data, rev FROM sessions WHERE chat_id = ?1 AND expires_ms > ?2",
+                    params![chat_id, now],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let profile: Option<String> = c
+                .query_row(
+                    "SELECT data FROM profiles WHERE user_id = ?1",
+                    [user],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let blocked: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1)",
+                [chat_id],
+                |r| r.get(0),
+            )?;
+            let revision = session
+                .as_ref()
+                .and_then(|(_, rev)| u64::try_from(*rev).ok())
+                .unwrap_or(0);
+            Ok((session.map(|(data, _)| data), revision, profile, blocked))
+        })
+        .await
     }
 
     pub(crate) async fn load_session(&self, chat_id: i64) -> anyhow::Result<Option<String>> {
@@ -241,10 +283,11 @@ impl FileStore {
     pub(crate) async fn commit(
         &self,
         chat_id: i64,
+        revision: u64,
         session: &StoredSession,
         profile: Option<(u64, &Profile)>,
         outgoing: Option<&Entry>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         let session = serde_json::to_string(session)?;
         let profile = profile
             .map(|(id, p)| serde_json::to_string(p).map(|json| (id, json)))
@@ -258,9 +301,13 @@ impl FileStore {
         }
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if current_revision(&tx, chat_id, now)? != revision {
+                return Ok(false);
+            }
+            let next = i64::try_from(revision.saturating_add(1)).unwrap_or(i64::MAX);
             tx.execute(
-                "INSERT OR REPLACE INTO sessions (chat_id, data, expires_ms) VALUES (?1, ?2, ?3)",
-                params![chat_id, session, expires],
+                "INSERT OR REPLACE INTO sessions (chat_id, data, expires_ms, rev) VALUES (?1, ?2, ?3, ?4)",
+                params![chat_id, session, expires, next],
             )?;
             if let Some((user_id, json)) = profile {
                 tx.execute(
@@ -275,7 +322,7 @@ impl FileStore {
                 sweep(&tx, now)?;
             }
             tx.commit()?;
-            Ok(())
+            Ok(true)
         })
         .await
     }

@@ -233,6 +233,31 @@ async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyho
     Ok(())
 }
 
+/// How many times an update is stepped again when another process committed its chat
+/// first.
+const COMMIT_TRIES: usize = 5;
+
+/// An update applied and committed: what remains is to perform its effects.
+struct Stepped {
+    lang: String,
+    notices: Vec<&'static str>,
+    effects: Vec<Effect>,
+    outcomes: Option<tokio::sync::oneshot::Receiver<crate::worker::Outcome>>,
+    blocked: bool,
+}
+
+/// How applying an update to its chat's stored state went.
+enum Applied {
+    /// Committed.
+    Stepped(Stepped),
+    /// This update was applied before (Telegram handed it out again).
+    Replayed,
+    /// Another writer committed the chat since it was read: read and step again.
+    Conflict,
+    /// The store did not answer; the user is told in `lang`.
+    Unavailable(String),
+}
+
 /// Loads, steps, stores and performs; returns the toast for a pressed button.
 async fn step_chat(
     bot: &Bot,
@@ -240,44 +265,64 @@ async fn step_chat(
     state: &AppState,
     inc: &Incoming<'_>,
 ) -> Option<String> {
+    let tg_lang = Localizer::pick(inc.user.language_code.as_deref());
+    let mut lang = tg_lang.to_owned();
+    for _ in 0..COMMIT_TRIES {
+        match apply(update, state, inc, tg_lang).await {
+            Applied::Stepped(stepped) => return perform(bot, state, inc, stepped).await,
+            Applied::Replayed => {
+                tracing::info!("update already applied; skipped");
+                return None;
+            }
+            Applied::Conflict => {
+                tracing::debug!("the chat changed meanwhile; stepping again");
+            }
+            Applied::Unavailable(l) => {
+                lang = l;
+                break;
+            }
+        }
+    }
+    let text = state.i18n.text(&lang, "temporarily-unavailable");
+    if inc.callback.is_some() {
+        return Some(text);
+    }
+    let _ = bot.send_message(inc.chat, text).await;
+    None
+}
+
+/// Reads the chat, steps the dialogue and commits the result if nobody else committed
+/// the chat meanwhile.
+async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &str) -> Applied {
     let chat = inc.chat;
     let user_id = inc.user.id.0;
-    let tg_lang = Localizer::pick(inc.user.language_code.as_deref());
-    let (loaded, profile, blocked) = match state.store.load_chat(chat.0, user_id).await {
-        Ok(all) => all,
+    let read = match state.store.load_chat(chat.0, user_id).await {
+        Ok(read) => read,
         Err(e) => {
             tracing::warn!(error.message = %e, "storage unavailable");
-            let text = state.i18n.text(tg_lang, "temporarily-unavailable");
-            if inc.callback.is_some() {
-                return Some(text);
-            }
-            let _ = bot.send_message(chat, text).await;
-            return None;
+            return Applied::Unavailable(tg_lang.to_owned());
         }
     };
     let lang_of = |p: &Profile| -> String { p.lang.clone().unwrap_or_else(|| tg_lang.to_owned()) };
     let mut notices = Vec::new();
-    let session = match loaded {
-        LoadedSession::None => Session::Idle,
+    let update_id = i64::from(update.id.0);
+    let previous = match read.session {
+        LoadedSession::None => StoredSession::fresh(),
         LoadedSession::Found(stored) => {
             let recent = stored
                 .updated_at
                 .is_some_and(|t| Utc::now() - t < chrono::Duration::days(6));
-            if recent
-                && stored
-                    .last_update_id
-                    .is_some_and(|last| i64::from(update.id.0) <= last)
-            {
-                tracing::info!("update already applied; skipped");
-                return None;
+            if recent && stored.has_applied(update_id) {
+                return Applied::Replayed;
             }
-            stored.session
+            *stored
         }
         LoadedSession::Undecodable => {
             notices.push("state-reset");
-            Session::Idle
+            StoredSession::fresh()
         }
     };
+    let session = previous.session.clone();
     let mut input = inc.input.clone();
     if let Input::Text(t) = &input
         && let Some((_, data)) = state
@@ -295,7 +340,7 @@ async fn step_chat(
         now: Utc::now(),
         new_id: &new_id,
     };
-    let t = dialogue::step(&ctx, session, profile, input);
+    let t = dialogue::step(&ctx, session, read.profile, input);
     tracing::Span::current().record("step", step_label(&t.session).as_str());
     let lang = lang_of(&t.profile);
     let outgoing = t.effects.iter().find_map(|e| match e {
@@ -311,32 +356,57 @@ async fn step_chat(
         }),
         _ => None,
     });
-    let stored = StoredSession {
-        v: StoredSession::VERSION,
-        session: t.session,
-        last_update_id: Some(i64::from(update.id.0)),
-        updated_at: Some(Utc::now()),
-    };
+    let stored = previous.next(t.session, update_id, Utc::now());
     let profile = t.profile_changed.then_some((user_id, &t.profile));
     let entry = outgoing.map(Entry::new);
     // Subscribe before the request can be delivered, so its outcome cannot be missed.
-    let mut outcomes = entry.as_ref().map(|e| state.worker.expect(e.id()));
-    if let Err(e) = state
+    let outcomes = entry.as_ref().map(|e| state.worker.expect(e.id()));
+    let committed = state
         .store
-        .commit(chat.0, &stored, profile, entry.as_ref())
-        .await
-    {
-        tracing::warn!(error.message = %e, "storage unavailable");
-        let text = state.i18n.text(&lang, "temporarily-unavailable");
-        if inc.callback.is_some() {
-            return Some(text);
+        .commit(chat.0, read.revision, &stored, profile, entry.as_ref())
+        .await;
+    match committed {
+        Ok(true) => {}
+        Ok(false) | Err(_) => {
+            if let Some(e) = &entry {
+                state.worker.forget(e.id());
+            }
+            return match committed {
+                Err(e) => {
+                    tracing::warn!(error.message = %e, "storage unavailable");
+                    Applied::Unavailable(lang)
+                }
+                _ => Applied::Conflict,
+            };
         }
-        let _ = bot.send_message(chat, text).await;
-        return None;
     }
     if entry.is_some() {
         state.metrics.submitted.inc();
     }
+    Applied::Stepped(Stepped {
+        lang,
+        notices,
+        effects: t.effects,
+        outcomes,
+        blocked: read.blocked,
+    })
+}
+
+/// Performs the effects of a committed step; returns the toast for a pressed button.
+async fn perform(
+    bot: &Bot,
+    state: &AppState,
+    inc: &Incoming<'_>,
+    stepped: Stepped,
+) -> Option<String> {
+    let chat = inc.chat;
+    let Stepped {
+        lang,
+        notices,
+        effects,
+        mut outcomes,
+        blocked,
+    } = stepped;
     for id in notices {
         send(state, bot, chat, state.i18n.text(&lang, id), None).await;
     }
@@ -344,7 +414,7 @@ async fn step_chat(
         tracing::debug!(error.message = %e, "could not clear the blocked mark");
     }
     let mut toast = None;
-    for effect in t.effects {
+    for effect in effects {
         match effect {
             Effect::Say(reply) => {
                 let text = render::text(&state.i18n, &lang, &reply);

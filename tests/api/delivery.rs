@@ -160,9 +160,11 @@ async fn send_request_with_two_photos(app: &TestApp, user: &TestUser) {
     app.expect(user, &step(app, 2, 7)).await;
     app.skip(user, "ru").await;
     app.expect(user, &step(app, 3, 7)).await;
-    app.tg.send_photo(user, vec![0xFF, 0xD8, 1, 0xFF, 0xD9], None, None);
+    app.tg
+        .send_photo(user, vec![0xFF, 0xD8, 1, 0xFF, 0xD9], None, None);
     app.expect(user, "photo-1.jpg").await;
-    app.tg.send_photo(user, vec![0xFF, 0xD8, 2, 0xFF, 0xD9], None, None);
+    app.tg
+        .send_photo(user, vec![0xFF, 0xD8, 2, 0xFF, 0xD9], None, None);
     let got = app.expect(user, "photo-2.jpg").await;
     app.taps(
         user,
@@ -222,7 +224,10 @@ async fn a_screenshot_telegram_no_longer_serves_is_left_out_and_the_user_is_told
     let cases = app.od.cases();
     assert_eq!(cases.len(), 1);
     assert_eq!(cases[0].attachments.len(), 1, "the other photo is attached");
-    assert_eq!(cases[0].attachments[0].bytes, vec![0xFF, 0xD8, 2, 0xFF, 0xD9]);
+    assert_eq!(
+        cases[0].attachments[0].bytes,
+        vec![0xFF, 0xD8, 2, 0xFF, 0xD9]
+    );
     let content = cases[0].fields["content"].as_str().unwrap_or_default();
     assert!(
         content.contains(&app.t(
@@ -333,8 +338,11 @@ async fn each_delivery_counter_moves_with_its_cause() {
     app.od
         .push_behaviour(Behaviour::Delay(Duration::from_millis(500)));
     send_request(&app, &second).await;
-    app.tg
-        .fail_next("sendMessage", 1, Failure::TooManyRequests { retry_after: 1 });
+    app.tg.fail_next(
+        "sendMessage",
+        1,
+        Failure::TooManyRequests { retry_after: 1 },
+    );
     app.expect(&second, "664-").await;
     assert_eq!(metric(&app, "waviot_bot_telegram_429_total").await, 1.0);
 
@@ -360,7 +368,11 @@ async fn each_delivery_counter_moves_with_its_cause() {
     let mut old = crate::processes::entry(1);
     old.outgoing.request.submitted_at = chrono::Utc::now() - chrono::Duration::hours(1);
     outbox.enqueue(&old).await.expect("enqueued");
-    assert!(app.od.wait_for_requests(app.od.requests_count() + 1, WAIT).await);
+    assert!(
+        app.od
+            .wait_for_requests(app.od.requests_count() + 1, WAIT)
+            .await
+    );
     assert_eq!(metric(&app, "waviot_bot_outbox_overdue").await, 1.0);
     let overdue = outbox
         .overdue(Duration::from_secs(30 * 60))

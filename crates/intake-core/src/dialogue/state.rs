@@ -198,11 +198,106 @@ pub struct StoredSession {
     /// When the last update was applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Ids of the updates applied most recently, oldest first (at most
+    /// [`Self::APPLIED_KEPT`]): an update handed out again is recognised even when a
+    /// later one was applied before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied: Vec<i64>,
 }
 
 impl StoredSession {
     /// Current format version.
     pub const VERSION: u32 = 1;
+
+    /// How many applied update ids are kept.
+    pub const APPLIED_KEPT: usize = 64;
+
+    /// Whether update `id` was applied to this session already.
+    pub fn has_applied(&self, id: i64) -> bool {
+        if self.applied.is_empty() {
+            // Written before ids were kept: only the last one is known.
+            return self.last_update_id.is_some_and(|last| id <= last);
+        }
+        let full = self.applied.len() >= Self::APPLIED_KEPT;
+        self.applied.contains(&id) || (full && self.applied.iter().all(|a| id < *a))
+    }
+
+    /// The session `session` after applying update `id` to this one.
+    #[must_use]
+    pub fn next(&self, session: Session, id: i64, at: DateTime<Utc>) -> Self {
+        let mut applied = self.applied.clone();
+        if applied.is_empty()
+            && let Some(last) = self.last_update_id
+        {
+            applied.push(last);
+        }
+        applied.push(id);
+        let excess = applied.len().saturating_sub(Self::APPLIED_KEPT);
+        applied.drain(..excess);
+        Self {
+            v: Self::VERSION,
+            session,
+            last_update_id: Some(self.last_update_id.map_or(id, |last| last.max(id))),
+            updated_at: Some(at),
+            applied,
+        }
+    }
+
+    /// A session that has seen no update.
+    pub fn fresh() -> Self {
+        Self {
+            v: Self::VERSION,
+            session: Session::Idle,
+            last_update_id: None,
+            updated_at: None,
+            applied: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_applied_out_of_order_is_still_applied_once() {
+        let now = Utc::now();
+        let s = StoredSession::fresh().next(Session::Idle, 10, now);
+        let s = s.next(Session::Idle, 12, now);
+        assert!(s.has_applied(10) && s.has_applied(12));
+        assert!(
+            !s.has_applied(11),
+            "an earlier update not yet applied is applied"
+        );
+        let s = s.next(Session::Idle, 11, now);
+        assert!(s.has_applied(11));
+        assert_eq!(s.last_update_id, Some(12));
+    }
+
+    #[test]
+    fn the_kept_ids_are_bounded_and_older_ones_count_as_applied() {
+        let now = Utc::now();
+        let mut s = StoredSession::fresh();
+        for id in 100..300 {
+            s = s.next(Session::Idle, id, now);
+        }
+        assert_eq!(s.applied.len(), StoredSession::APPLIED_KEPT);
+        assert!(s.has_applied(150), "older than every kept id");
+        assert!(s.has_applied(299));
+        assert!(!s.has_applied(300));
+    }
+
+    #[test]
+    fn a_session_stored_before_ids_were_kept_falls_back_to_the_last_id() {
+        let old: StoredSession =
+            serde_json::from_str(r#"{"v":1,"session":{"state":"idle"},"last_update_id":7}"#)
+                .expect("old format");
+        assert!(old.has_applied(7) && old.has_applied(3));
+        assert!(!old.has_applied(8));
+        let next = old.next(Session::Idle, 9, Utc::now());
+        assert_eq!(next.applied, vec![7, 9]);
+        assert!(!next.has_applied(8));
+    }
 }
 
 /// What the bot remembers about a user across requests.
