@@ -234,8 +234,8 @@ async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyho
 }
 
 /// How many times an update is stepped again when another process committed its chat
-/// first.
-const COMMIT_TRIES: usize = 5;
+/// first (with a short random pause growing each time, so racing writers spread out).
+const COMMIT_TRIES: u32 = 12;
 
 /// An update applied and committed: what remains is to perform its effects.
 struct Stepped {
@@ -267,7 +267,11 @@ async fn step_chat(
 ) -> Option<String> {
     let tg_lang = Localizer::pick(inc.user.language_code.as_deref());
     let mut lang = tg_lang.to_owned();
-    for _ in 0..COMMIT_TRIES {
+    for attempt in 0..COMMIT_TRIES {
+        if attempt > 0 {
+            let pause = rand::random_range(0..=5 * u64::from(attempt));
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
         match apply(update, state, inc, tg_lang).await {
             Applied::Stepped(stepped) => return perform(bot, state, inc, stepped).await,
             Applied::Replayed => {
