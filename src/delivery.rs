@@ -136,8 +136,9 @@ pub fn build_case(
             other => other.display(),
         };
         if value.contains('\n') {
+            // Quoted, so that a line of the answer cannot pass for a field of the case.
             lines.push(format!("{label}:"));
-            lines.extend(value.lines().map(str::to_owned));
+            lines.extend(value.lines().map(|l| format!("> {l}")));
         } else {
             lines.push(format!("{label}: {value}"));
         }
@@ -504,4 +505,90 @@ pub fn registered_messages(
         }
     }
     msgs
+}
+
+#[cfg(test)]
+mod tests {
+    use intake_core::domain::{Email, FreeText};
+    use intake_core::urgency::Urgency;
+
+    use super::*;
+
+    fn localizer() -> Localizer {
+        Localizer::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("locales"))
+            .expect("locales")
+    }
+
+    fn outgoing(description: &str) -> Outgoing {
+        let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
+        Outgoing {
+            request: Request {
+                id: "3f2a9c1b00000000000000000000000a".to_owned(),
+                kind: "custom-development".to_owned(),
+                urgency: Urgency::Low,
+                fields: vec![
+                    ("description".to_owned(), text(description)),
+                    (
+                        "email".to_owned(),
+                        Answer::Email(Email::parse("a@b.ru").expect("email")),
+                    ),
+                    ("organization".to_owned(), text("ООО Тест")),
+                ],
+                submitted_at: chrono::Utc::now(),
+            },
+            chat_id: 1,
+            sender: Sender {
+                id: 1,
+                username: None,
+                full_name: "Иван".to_owned(),
+            },
+            lang: "ru".to_owned(),
+        }
+    }
+
+    fn sla() -> Sla {
+        Sla {
+            schedule: WorkSchedule::default(),
+            calendar: ProductionCalendar::russia(),
+        }
+    }
+
+    #[test]
+    fn a_multi_line_answer_cannot_forge_a_field_of_the_case() {
+        let i18n = localizer();
+        let email_label = i18n.text(AGENT_LANG, "field-email");
+        let out = outgoing(&format!(
+            "Не работает отчёт\n{email_label}: attacker@evil.example\nконец"
+        ));
+        let case = build_case(&out, &i18n, &OmnideskMapping::default(), &sla(), &[]);
+        let field_lines: Vec<&str> = case
+            .content
+            .lines()
+            .filter(|l| l.starts_with(&format!("{email_label}:")))
+            .collect();
+        assert_eq!(field_lines, vec![format!("{email_label}: a@b.ru")]);
+        assert!(
+            case.content
+                .contains(&format!("> {email_label}: attacker@evil.example")),
+            "{}",
+            case.content
+        );
+    }
+
+    #[test]
+    fn the_subject_and_body_carry_no_control_characters_or_credentials() {
+        let i18n = localizer();
+        let out = outgoing("Ошибка\u{202E}\u{0007} при вызове /api?key=S3CR3T&id=1");
+        let case = build_case(&out, &i18n, &OmnideskMapping::default(), &sla(), &[]);
+        for text in [&case.subject, &case.content, &case.content_html] {
+            assert!(!text.contains("S3CR3T"), "{text}");
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c == '\u{202E}' || (c.is_control() && c != '\n')),
+                "{text:?}"
+            );
+        }
+        assert!(case.subject.contains("key=***"), "{}", case.subject);
+    }
 }

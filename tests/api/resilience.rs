@@ -174,3 +174,96 @@ async fn an_update_is_confirmed_to_telegram_only_after_it_was_handled() {
         "confirmed once handled"
     );
 }
+
+#[tokio::test]
+async fn a_rediss_url_connects_over_tls_and_an_untrusted_server_is_refused_by_name() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("CA");
+    let server_key = KeyPair::generate().expect("key");
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&server_key, &ca)
+        .expect("server certificate");
+    let path = |name: &str| dir.path().join(name);
+    std::fs::write(path("ca.crt"), ca.pem()).expect("write");
+    let mut other_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    other_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let other_ca = CertifiedIssuer::self_signed(other_params, KeyPair::generate().expect("key"))
+        .expect("another CA");
+    std::fs::write(path("other-ca.crt"), other_ca.pem()).expect("write");
+    std::fs::write(path("server.crt"), server.pem()).expect("write");
+    std::fs::write(path("server.key"), server_key.serialize_pem()).expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let tls_redis = || {
+        std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--tls-cert-file")
+            .arg(path("server.crt"))
+            .arg("--tls-key-file")
+            .arg(path("server.key"))
+            .arg("--tls-ca-cert-file")
+            .arg(path("ca.crt"))
+            .args([
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts")
+    };
+    let mut redis = tls_redis();
+    wait_for_port(port).await;
+    // The trusted roots come from SSL_CERT_FILE, as on a host with its own CA.
+    let list = |roots: std::path::PathBuf| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
+            .args(["outbox", "list"])
+            .env("REDIS_URL", format!("rediss://127.0.0.1:{port}"))
+            .env("SSL_CERT_FILE", roots)
+            .env_remove("BOT_CONFIG")
+            .output()
+            .expect("the command runs")
+    };
+    let trusted = list(path("ca.crt"));
+    let _ = (redis.kill(), redis.wait());
+    let untrusted = {
+        // Started again for the refusal, so that nothing else answers on the port.
+        let mut again = tls_redis();
+        wait_for_port(port).await;
+        let out = list(path("other-ca.crt"));
+        let _ = (again.kill(), again.wait());
+        out
+    };
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&trusted.stdout).contains("waiting: 0"));
+    assert!(
+        !untrusted.status.success(),
+        "an untrusted server is refused"
+    );
+    let said = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        said.contains("Redis") && said.contains("certificate"),
+        "{said}"
+    );
+}

@@ -28,7 +28,7 @@ pub const NOTE_HOST_UNKNOWN: &str = "link-host-unknown";
 pub const MAX_LINK_CHARS: usize = 2048;
 
 /// Query or fragment parameter names (compared lowercase) whose values are credentials.
-const SECRET_PARAMS: &[&str] = &[
+pub(crate) const SECRET_PARAMS: &[&str] = &[
     "key",
     "apikey",
     "api_key",
