@@ -19,8 +19,9 @@ COPY locales ./locales
 USER bot
 # Without REDIS_URL the bot keeps its state in /app/data/bot.db: mount a volume here.
 VOLUME ["/app/data"]
-EXPOSE 8080
-ENV HTTP_ADDR=0.0.0.0:8080
+# 8080: /healthz and /metrics (keep private); 8081: incoming webhooks (behind the HTTPS proxy).
+EXPOSE 8080 8081
+ENV HTTP_ADDR=0.0.0.0:8080 WEBHOOK_ADDR=0.0.0.0:8081
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["waviot-support-bot"]
 CMD ["run"]

@@ -44,13 +44,17 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// Behaviour and data locations.
     pub bot: BotFile,
-    /// Address of the `/healthz` and `/metrics` endpoint (`HTTP_ADDR`).
+    /// Address of the `/healthz` and `/metrics` endpoint (`HTTP_ADDR`); nothing else is
+    /// served there.
     pub http_addr: std::net::SocketAddr,
+    /// Address of the listener for incoming webhooks (`WEBHOOK_ADDR`), the one to put
+    /// behind the public HTTPS proxy.
+    pub webhook_addr: std::net::SocketAddr,
     /// Webhook mode, when `WEBHOOK_URL` is set (long polling otherwise).
     pub webhook: Option<WebhookSettings>,
 }
 
-/// Webhook mode: Telegram POSTs updates to `url`, served on `HTTP_ADDR` at its path.
+/// Webhook mode: Telegram POSTs updates to `url`, served on `WEBHOOK_ADDR` at its path.
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
     /// Public HTTPS URL Telegram sends updates to (`WEBHOOK_URL`).
@@ -435,15 +439,16 @@ impl Settings {
         let api_key = required("OMNIDESK_API_KEY")?;
         let redis_url = redis_url()?;
         let bot = bot_file()?;
-        let http_addr = match std::env::var("HTTP_ADDR") {
-            Ok(v) if !v.trim().is_empty() => {
-                v.trim().parse().map_err(|e| ConfigError::Invalid {
-                    name: "HTTP_ADDR",
-                    problem: format!("{e} (expected host:port, e.g. 127.0.0.1:8080)"),
-                })?
-            }
-            _ => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
-        };
+        let http_addr = socket_addr("HTTP_ADDR", 8080)?;
+        let webhook_addr = socket_addr("WEBHOOK_ADDR", 8081)?;
+        if http_addr == webhook_addr {
+            return Err(ConfigError::Invalid {
+                name: "WEBHOOK_ADDR",
+                problem: format!(
+                    "{webhook_addr} is HTTP_ADDR too; /metrics must not share a listener with public webhooks"
+                ),
+            });
+        }
         let webhook = webhook_from_env()?;
         Ok(Self {
             telegram: TelegramSettings {
@@ -458,8 +463,20 @@ impl Settings {
             redis: RedisSettings { url: redis_url },
             bot,
             http_addr,
+            webhook_addr,
             webhook,
         })
+    }
+}
+
+/// A `host:port` from the environment variable `name`; `127.0.0.1:<port>` when unset.
+fn socket_addr(name: &'static str, port: u16) -> Result<std::net::SocketAddr, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|e| ConfigError::Invalid {
+            name,
+            problem: format!("{e} (expected host:port, e.g. 127.0.0.1:{port})"),
+        }),
+        _ => Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
     }
 }
 

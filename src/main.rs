@@ -140,6 +140,9 @@ async fn outbox(action: OutboxCmd) -> anyhow::Result<()> {
     let outbox = store.outbox();
     match action {
         OutboxCmd::List => {
+            let overdue_after =
+                std::time::Duration::from_secs(u64::from(file.delivery_overdue_mins) * 60);
+            let cutoff = chrono::Utc::now() - overdue_after;
             let pending = outbox.pending().await?;
             let parked = outbox.parked().await?;
             println!("waiting: {}", pending.len());
@@ -147,10 +150,13 @@ async fn outbox(action: OutboxCmd) -> anyhow::Result<()> {
                 let due = chrono::DateTime::from_timestamp_millis(due_ms)
                     .map(|d| d.to_rfc3339())
                     .unwrap_or_default();
+                let submitted = entry.outgoing.request.submitted_at;
                 println!(
-                    "  {}  kind={} attempts={} next={} case={} error={}",
+                    "  {}{}  kind={} submitted={} attempts={} next={} case={} error={}",
                     entry.id(),
+                    if submitted < cutoff { "  OVERDUE" } else { "" },
                     entry.outgoing.request.kind,
+                    submitted.to_rfc3339(),
                     entry.attempts,
                     due,
                     entry.case.as_ref().map_or("-", |c| c.case_number.as_str()),

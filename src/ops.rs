@@ -245,6 +245,19 @@ pub async fn bind(addr: SocketAddr, metrics: Arc<Metrics>, store: Store) -> anyh
     Ok(Server { listener, router })
 }
 
+/// Binds `addr` for `routes` (the listener for incoming webhooks).
+///
+/// # Errors
+///
+/// The address cannot be bound.
+pub async fn listen(addr: SocketAddr, routes: Router) -> anyhow::Result<Server> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    Ok(Server {
+        listener,
+        router: routes,
+    })
+}
+
 /// A bound HTTP server that more routes can be added to before it starts.
 pub struct Server {
     listener: tokio::net::TcpListener,

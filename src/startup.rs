@@ -210,6 +210,7 @@ pub struct Application {
     polling_timeout: Duration,
     http_addr: std::net::SocketAddr,
     server: crate::ops::Server,
+    hooks: Option<crate::ops::Server>,
     webhook: Option<crate::config::WebhookSettings>,
 }
 
@@ -241,7 +242,7 @@ impl Application {
             &worker,
             Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
         ));
-        let mut server = crate::ops::bind(
+        let server = crate::ops::bind(
             settings.http_addr,
             state.metrics.clone(),
             state.store.clone(),
@@ -249,20 +250,30 @@ impl Application {
         .await
         .with_context(|| format!("Failed to bind HTTP_ADDR {}", settings.http_addr))?;
         let http_addr = server.addr()?;
-        if let Some(hook) = &settings.webhook {
-            let me = bot
-                .get_me()
-                .await
-                .context("Failed to reach Telegram (getMe)")?;
-            server = server.merge(telegram::webhook::routes(
-                &hook.url,
-                bot.clone(),
-                state.clone(),
-                me,
-                hook.secret.clone(),
-            ));
-        }
-        tracing::info!(%http_addr, webhook = settings.webhook.is_some(), "serving /healthz and /metrics");
+        let hooks = match &settings.webhook {
+            Some(hook) => {
+                let me = bot
+                    .get_me()
+                    .await
+                    .context("Failed to reach Telegram (getMe)")?;
+                let routes = telegram::webhook::routes(
+                    &hook.url,
+                    bot.clone(),
+                    state.clone(),
+                    me,
+                    hook.secret.clone(),
+                );
+                let hooks = crate::ops::listen(settings.webhook_addr, routes)
+                    .await
+                    .with_context(|| {
+                        format!("Failed to bind WEBHOOK_ADDR {}", settings.webhook_addr)
+                    })?;
+                tracing::info!(webhook_addr = %hooks.addr()?, "serving incoming webhooks");
+                Some(hooks)
+            }
+            None => None,
+        };
+        tracing::info!(%http_addr, "serving /healthz and /metrics");
         Ok(Self {
             bot,
             state,
@@ -270,6 +281,7 @@ impl Application {
             polling_timeout: Duration::from_secs(u64::from(bot_cfg.polling_timeout_secs)),
             http_addr,
             server,
+            hooks,
             webhook: settings.webhook.clone(),
         })
     }
@@ -277,6 +289,11 @@ impl Application {
     /// Where `/healthz` and `/metrics` are served.
     pub fn http_addr(&self) -> std::net::SocketAddr {
         self.http_addr
+    }
+
+    /// Where incoming webhooks are served, when they are.
+    pub fn webhook_addr(&self) -> Option<std::net::SocketAddr> {
+        self.hooks.as_ref().and_then(|h| h.addr().ok())
     }
 
     /// Serves Telegram (long polling, or the webhook when configured) until `shutdown`
@@ -300,34 +317,37 @@ impl Application {
             shutdown.await;
             stopper.cancel();
         });
-        let served = match &self.webhook {
-            Some(hook) => {
-                telegram::webhook::register(&self.bot, hook.url.clone(), &hook.secret)
+        let ops = tokio::spawn(self.server.serve({
+            let until = stop.clone();
+            async move { until.cancelled().await }
+        }));
+        let served = match (&self.webhook, self.hooks) {
+            (Some(hook), Some(hooks)) => {
+                match telegram::webhook::register(&self.bot, hook.url.clone(), &hook.secret)
                     .await
-                    .context("Failed to register the webhook (setWebhook)")?;
-                tracing::info!("serving Telegram by webhook");
-                let until = stop.clone();
-                self.server
-                    .serve(async move { until.cancelled().await })
-                    .await;
-                Ok(())
+                    .context("Failed to register the webhook (setWebhook)")
+                {
+                    Ok(()) => {
+                        tracing::info!("serving Telegram by webhook");
+                        let until = stop.clone();
+                        hooks.serve(async move { until.cancelled().await }).await;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
             }
-            None => {
-                let ops = tokio::spawn(self.server.serve({
-                    let until = stop.clone();
-                    async move { until.cancelled().await }
-                }));
-                let served = poll(
+            _ => {
+                poll(
                     self.bot.clone(),
                     self.state.clone(),
                     self.polling_timeout,
-                    stop,
+                    stop.clone(),
                 )
-                .await;
-                let _ = ops.await;
-                served
+                .await
             }
         };
+        stop.cancel();
+        let _ = ops.await;
         stop_worker.cancel();
         let _ = worker.await;
         served

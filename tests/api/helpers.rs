@@ -44,6 +44,8 @@ pub struct TestApp {
     pub i18n: Localizer,
     /// Where `/healthz` and `/metrics` are served.
     pub http_addr: std::net::SocketAddr,
+    /// Where incoming webhooks are served (webhook mode).
+    pub webhook_addr: Option<std::net::SocketAddr>,
     settings: Settings,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -88,6 +90,7 @@ fn settings_with_redis(
         },
         bot,
         http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        webhook_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         webhook: None,
     }
 }
@@ -137,6 +140,7 @@ async fn start_with_settings(
         .await
         .expect("the application builds");
     let http_addr = app.http_addr();
+    let webhook_addr = app.webhook_addr();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stop_rx.await;
@@ -148,6 +152,7 @@ async fn start_with_settings(
         prefix,
         i18n,
         http_addr,
+        webhook_addr,
         settings,
         stop: Some(stop_tx),
         task: Some(task),

@@ -45,8 +45,29 @@ async fn webhook_requests_are_checked_handled_before_200_and_the_webhook_survive
     assert_eq!(set["secret_token"], SECRET);
     assert_eq!(set["allowed_updates"], json!(["message", "callback_query"]));
 
-    let hook = format!("http://{}/telegram/hook", app.http_addr);
+    let hook = format!(
+        "http://{}/telegram/hook",
+        app.webhook_addr.expect("a webhook listener")
+    );
+    // The operations listener serves no webhook, and the webhook listener no metrics.
     let client = reqwest::Client::new();
+    let on_ops = client
+        .post(format!("http://{}/telegram/hook", app.http_addr))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(&start_update(1, &TestUser::ru(810_002)))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(on_ops.status(), 404);
+    let metrics_on_hooks = client
+        .get(format!(
+            "http://{}/metrics",
+            app.webhook_addr.expect("a webhook listener")
+        ))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(metrics_on_hooks.status(), 404);
     let user = TestUser::ru(810_001);
     for secret in [None, Some("wrong")] {
         let mut request = client.post(&hook).json(&start_update(1, &user));
@@ -118,7 +139,7 @@ async fn replica(
     let built = waviot_support_bot::startup::Application::build(settings)
         .await
         .expect("a replica builds");
-    let addr = built.http_addr();
+    let addr = built.webhook_addr().expect("a webhook listener");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(built.run_until_stopped(async move {
         let _ = stopped.await;
