@@ -152,3 +152,11 @@ case-kind = Request type: { $kind }
 case-sent-by = Sent via the Telegram bot: { $name } (Telegram id { $id }), user's language: { $lang }
 case-sent-at = Sent: { $time } UTC. Request id: { $token } ({ $id })
 zone-moscow = MSK
+
+# QR stickers (waviot-support-bot qr).
+sticker-title = { $object ->
+    [station] BS { $id }
+   *[modem] Modem { $id }
+}
+sticker-instruction = Point your camera to report a problem
+sticker-hotline = 8-800-550-51-89

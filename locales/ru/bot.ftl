@@ -153,3 +153,11 @@ case-kind = Тип обращения: { $kind }
 case-sent-by = Отправлено через Telegram-бота: { $name } (Telegram id { $id }), язык пользователя: { $lang }
 case-sent-at = Отправлено: { $time } UTC. Идентификатор обращения: { $token } ({ $id })
 zone-moscow = МСК
+
+# QR stickers (waviot-support-bot qr).
+sticker-title = { $object ->
+    [station] БС { $id }
+   *[modem] Модем { $id }
+}
+sticker-instruction = Наведите камеру — сообщить о проблеме
+sticker-hotline = 8-800-550-51-89

@@ -223,3 +223,33 @@ async fn a_sticker_during_a_draft_asks_whether_to_continue_it_or_start_anew() {
         first.text
     );
 }
+
+#[tokio::test]
+async fn the_qr_command_asks_telegram_for_the_bot_username_when_a_token_is_set() {
+    let tg = crate::fake_telegram::FakeTelegram::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("sheet.svg");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
+        .args(["qr", "--station", "1234", "--out"])
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("BOT_CONFIG")
+        .env("TELOXIDE_TOKEN", crate::fake_telegram::FakeTelegram::TOKEN)
+        .env("TELEGRAM_API_URL", tg.api_url().as_str())
+        .output()
+        .await
+        .expect("the command runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("@{}", crate::fake_telegram::BOT_USERNAME)),
+        "{stdout}"
+    );
+    assert_eq!(tg.calls("getMe"), 1);
+    assert!(out.exists());
+    tg.shutdown().await;
+}

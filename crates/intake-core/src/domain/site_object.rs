@@ -117,19 +117,23 @@ impl SiteObject {
     }
 
     /// One line of a sticker list: `station,1234`, `modem,7A48AC`, or a bare station number.
-    /// `;` and tabs separate as well as `,`; the kind word may be Russian (`бс`, `модем`).
+    /// `;` and tabs separate as well as `,`, cells may be quoted; the kind word may be
+    /// Russian (`бс`, `модем`).
     ///
     /// # Errors
     ///
     /// [`ERR_SHEET_LINE`] for an unknown kind word, else the validator's message.
     pub fn from_sheet_line(line: &str) -> Result<Self, Msg> {
         let line = line.trim();
+        let cell = |s: &str| s.trim().trim_matches('"').trim().to_owned();
         let Some((kind, value)) = line.split_once([',', ';', '\t']) else {
-            return Self::station(line);
+            return Self::station(&cell(line));
         };
-        match kind.trim().to_lowercase().as_str() {
-            "station" | "bs" | "бс" | "base-station" | "станция" => Self::station(value),
-            "modem" | "m" | "модем" => Self::modem(value),
+        match cell(kind).to_lowercase().as_str() {
+            "station" | "bs" | "бс" | "base-station" | "станция" => {
+                Self::station(&cell(value))
+            }
+            "modem" | "m" | "модем" => Self::modem(&cell(value)),
             _ => Err(Msg::new(ERR_SHEET_LINE).arg("value", super::echo(line))),
         }
     }
@@ -253,6 +257,8 @@ mod tests {
             ("модем;8013996", modem("7A48AC")),
             ("1234", SiteObject::Station("1234".to_owned())),
             ("БС\t77", SiteObject::Station("77".to_owned())),
+            ("\"modem\",\"7A48AC\"", modem("7A48AC")),
+            ("\"1234\"", SiteObject::Station("1234".to_owned())),
         ];
         for (line, want) in cases {
             assert_eq!(SiteObject::from_sheet_line(line), Ok(want), "{line}");
