@@ -86,6 +86,24 @@ async fn a_station_sticker_skips_the_station_step_asks_the_location_first_and_fi
         "the prefilled station is on the summary: {}",
         summary.text
     );
+    app.taps(
+        &user,
+        &summary,
+        &app.t(
+            "ru",
+            &Msg::new("btn-edit").arg_ref("field", "field-base-station"),
+        ),
+    );
+    let editing = app
+        .expect(&user, &app.tx("ru", "field-base-station-prompt"))
+        .await;
+    assert!(
+        editing.text.contains("1234"),
+        "the current value is shown: {}",
+        editing.text
+    );
+    app.taps(&user, &editing, &app.tx("ru", "btn-keep"));
+    let summary = app.expect(&user, &app.tx("ru", "review-title")).await;
     app.taps(&user, &summary, &app.tx("ru", "btn-send"));
     app.od.wait_for_cases(1, WAIT).await.expect("one case");
     let content = content(&app);
