@@ -181,8 +181,8 @@ pub async fn run(
                     },
                     _ => Input::Text(line.to_owned()),
                 }
-            } else if let Some(c) = crate::telegram::command(line) {
-                Input::Command(c)
+            } else if let Some(command) = Input::from_command_line(line) {
+                command
             } else {
                 Input::Text(line.to_owned())
             };

@@ -8,6 +8,7 @@
 //! - [`storage`]: sessions, profiles and the outbox, in Redis or an embedded SQLite file.
 //! - [`delivery`] and [`omnidesk`]: turning a finished request into an Omnidesk case.
 //! - [`i18n`]: fluent texts; [`telemetry`]: logging.
+//! - [`qr`]: QR sticker sheets whose codes open the bot with a station or modem known.
 
 pub mod chat;
 pub mod check;
@@ -19,6 +20,7 @@ pub mod i18n;
 pub mod omnidesk;
 pub mod ops;
 pub mod outbox;
+pub mod qr;
 pub mod startup;
 pub mod storage;
 pub mod telegram;

@@ -48,6 +48,42 @@ enum Cmd {
         #[arg(long)]
         at: String,
     },
+    /// Print QR sticker sheets: each code opens the bot with its base station or modem
+    /// already filled in.
+    #[command(after_help = "Examples:\n  \
+        waviot-support-bot qr --station 1234 --modem 7A48AC --bot-username waviot_support_bot --out sheet.pdf\n  \
+        waviot-support-bot qr --csv objects.csv --out sheet.png   (username from getMe via TELOXIDE_TOKEN)\n\n\
+        CSV: one object per line, `station,1234` or `modem,7A48AC`; a bare number is a station.\n\
+        Invalid lines are reported as `line N: problem` and get no sticker; the exit status is then 1.")]
+    Qr(QrArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct QrArgs {
+    /// A base-station number (repeatable).
+    #[arg(long = "station", value_name = "N")]
+    stations: Vec<String>,
+    /// A modem ID, hex or decimal (repeatable).
+    #[arg(long = "modem", value_name = "ID")]
+    modems: Vec<String>,
+    /// A file with one object per line: `station,1234`, `modem,7A48AC` or a bare station number.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<std::path::PathBuf>,
+    /// Output file; .svg, .png or .pdf. Several pages of SVG or PNG become FILE-1.png, FILE-2.png, ….
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
+    /// The bot's username; without it the bot is asked (getMe) with TELOXIDE_TOKEN.
+    #[arg(long, value_name = "NAME")]
+    bot_username: Option<String>,
+    /// Language of the sticker text (ru or en).
+    #[arg(long, default_value = "ru", value_parser = ["ru", "en"])]
+    lang: String,
+    /// One 63×55 mm page per sticker (label printers) instead of A4 sheets of 15.
+    #[arg(long)]
+    labels: bool,
+    /// Resolution of PNG output, dots per inch.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(50..=1200))]
+    dpi: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +110,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Chat { lang } => chat(&lang).await,
         Cmd::Outbox { action } => outbox(action).await,
         Cmd::Deadline { level, hours, at } => deadline(level.as_deref(), hours, &at),
+        Cmd::Qr(args) => qr(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -96,6 +133,83 @@ fn deadline(level: Option<&str>, hours: Option<u32>, at: &str) -> anyhow::Result
     let due = cli::deadline(&schedule, &ProductionCalendar::russia(), level, hours, at)?;
     println!("{due}");
     Ok(())
+}
+
+async fn qr(args: QrArgs) -> anyhow::Result<()> {
+    use waviot_support_bot::qr;
+
+    let file = Settings::file_from_env()?;
+    let i18n = waviot_support_bot::i18n::Localizer::load(&file.locales_dir)?;
+    let csv = match &args.csv {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let read = qr::Objects::read(
+        &args.stations,
+        &args.modems,
+        csv.as_deref(),
+        &i18n,
+        &args.lang,
+    );
+    for p in &read.problems {
+        eprintln!("{p}");
+    }
+    if read.objects.is_empty() {
+        anyhow::bail!("nothing to print: give --station, --modem or --csv with valid objects");
+    }
+    let username = match &args.bot_username {
+        Some(name) => qr::bot_username(name)?,
+        None => qr::bot_username(&username_from_telegram().await?)?,
+    };
+    let stickers = qr::stickers(&read.objects, &username, &i18n, &args.lang);
+    let layout = if args.labels {
+        qr::Layout::Labels
+    } else {
+        qr::Layout::Sheet
+    };
+    let written = qr::write_sheets(&stickers, layout, &args.out, args.dpi)?;
+    for f in &written.files {
+        println!("{}", f.display());
+    }
+    println!(
+        "{} stickers on {} page(s) for @{username}",
+        stickers.len(),
+        written.pages
+    );
+    if !read.problems.is_empty() {
+        anyhow::bail!("{} input line(s) skipped, see above", read.problems.len());
+    }
+    Ok(())
+}
+
+/// The bot's username from `getMe`, with `TELOXIDE_TOKEN` (and `TELEGRAM_API_URL`).
+async fn username_from_telegram() -> anyhow::Result<String> {
+    use teloxide::requests::Requester;
+
+    let token = std::env::var("TELOXIDE_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!("give --bot-username, or set TELOXIDE_TOKEN to ask Telegram")
+        })?;
+    let mut bot = teloxide::Bot::new(token.trim());
+    if let Ok(url) = std::env::var("TELEGRAM_API_URL")
+        && !url.trim().is_empty()
+    {
+        let url = url
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("TELEGRAM_API_URL: {e}"))?;
+        bot = bot.set_api_url(url);
+    }
+    let me = bot
+        .get_me()
+        .await
+        .map_err(|e| anyhow::anyhow!("getMe failed: {e}"))?;
+    Ok(me.username().to_owned())
 }
 
 async fn chat(lang: &str) -> anyhow::Result<()> {

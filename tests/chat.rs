@@ -86,3 +86,62 @@ fn a_scripted_chat_from_a_pipe_ends_in_a_dry_run_case_with_every_field_and_the_a
     assert_eq!(copied, png);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_sticker_link_typed_as_start_with_a_payload_prefills_the_modem_in_chat_mode() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let dir = std::env::temp_dir().join(format!("chat-sticker-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("bot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "dialogues-dir = \"{repo}/dialogues\"\nlocales-dir = \"{repo}/locales\"\ndry-run-dir = \"{}\"\n",
+            dir.join("dry-run").display()
+        ),
+    )
+    .expect("config written");
+    // 1 = device malfunction on the modem's menu; the modem step is not asked; "2" skips
+    // the optional steps (Back is 1 there), "1" skips the screenshots; 1 = Send.
+    let script = "/start m-7A48AC\n1\n0123-4567-8901\nhttps://lk.waviot.ru/?id=5\n\
+                  Модем не выходит на связь третьи сутки\n2\n1\nme@example.ru\nООО Тест\ntest\n2\n1\n";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
+        .arg("chat")
+        .env("BOT_CONFIG", &config)
+        .env_remove("OMNIDESK_URL")
+        .env_remove("OMNIDESK_EMAIL")
+        .env_remove("OMNIDESK_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chat starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    let output = child.wait_with_output().expect("chat ends at EOF");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Модем 7A48AC"),
+        "greets with the object: {stdout}"
+    );
+    assert!(
+        stdout.contains("Шаг 1 из 9"),
+        "the modem step is not asked: {stdout}"
+    );
+    let case: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("dry-run/DRY-000001.json")).expect("case file"),
+    )
+    .expect("case JSON");
+    let content = case["content"].as_str().expect("content");
+    assert!(
+        content.contains("ID модема (устройства): 7A48AC"),
+        "{content}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,6 +11,21 @@ btn-resume-step = ▶️ Continue (step { $step } of { $total })
 btn-resume-review = ▶️ Continue (review and send)
 btn-restart = 🔄 Start over
 restarted = The unfinished request was deleted.
+object-greeting = { $object ->
+    [station] Base station No. { $id }
+   *[modem] Modem { $id }
+}
+object-choose-kind = What happened? Choose the kind of request — the number is already filled in; you can change it before sending.
+btn-something-else = Something else
+object-draft-offer = You have an unfinished request “{ $kind }”. Continue it or start a new one for { $object ->
+    [station] base station No. { $id }
+   *[modem] modem { $id }
+}?
+btn-new-for-object = 🆕 New: { $object ->
+    [station] BS { $id }
+   *[modem] modem { $id }
+}
+deep-link-invalid = The link from the sticker was not recognised. Choose the kind of request below and type the number yourself (e.g. station 1234 or modem 7A48AC).
 cancelled = The request was cancelled. To start a new one, press /new.
 nothing-to-cancel = There is nothing to cancel. To file a request, press /new.
 cancel-confirm = Cancel the request? Everything entered will be deleted.
@@ -139,3 +154,11 @@ case-sent-by = Sent via the Telegram bot: { $name } (Telegram id { $id }), user'
 case-sent-at = Sent: { $time } UTC. Request id: { $token } ({ $id })
 case-files-missing = Not received from Telegram (the file is no longer available): { $names }
 zone-moscow = MSK
+
+# QR stickers (waviot-support-bot qr).
+sticker-title = { $object ->
+    [station] BS { $id }
+   *[modem] Modem { $id }
+}
+sticker-instruction = Point your camera to report a problem
+sticker-hotline = 8-800-550-51-89

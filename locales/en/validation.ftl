@@ -19,6 +19,7 @@ err-serial-length = The serial number must have { $min } to { $max } digits, but
 
 err-base-station-empty = Please enter the base station number.
 err-base-station-format = “{ $value }” does not look like a base station number. Enter a decimal number (up to 10 digits) or a hex one (up to 8 digits, the 0x prefix is optional). Separate several numbers with commas.
+err-sheet-line = “{ $value }”: expected one station or one modem, e.g. “station,1234”, “modem,7A48AC” or just a station number “1234”.
 
 ## Link to an object in the personal account
 

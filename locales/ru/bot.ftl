@@ -11,6 +11,21 @@ btn-resume-step = ▶️ Продолжить (шаг { $step } из { $total })
 btn-resume-review = ▶️ Продолжить (проверка и отправка)
 btn-restart = 🔄 Начать заново
 restarted = Незавершённое обращение удалено.
+object-greeting = { $object ->
+    [station] Базовая станция № { $id }
+   *[modem] Модем { $id }
+}
+object-choose-kind = Что случилось? Выберите тип обращения — номер уже заполнен, его можно изменить перед отправкой.
+btn-something-else = Другое
+object-draft-offer = У вас есть незавершённое обращение «{ $kind }». Продолжить его или начать новое по { $object ->
+    [station] базовой станции № { $id }
+   *[modem] модему { $id }
+}?
+btn-new-for-object = 🆕 Новое: { $object ->
+    [station] БС { $id }
+   *[modem] модем { $id }
+}
+deep-link-invalid = Ссылка с наклейки не распознана. Выберите тип обращения ниже, а номер введите вручную (например, станция 1234 или модем 7A48AC).
 cancelled = Обращение отменено. Чтобы начать новое, нажмите /new.
 nothing-to-cancel = Сейчас нечего отменять. Чтобы оставить обращение, нажмите /new.
 cancel-confirm = Отменить обращение? Всё введённое будет удалено.
@@ -140,3 +155,11 @@ case-sent-by = Отправлено через Telegram-бота: { $name } (Tel
 case-sent-at = Отправлено: { $time } UTC. Идентификатор обращения: { $token } ({ $id })
 case-files-missing = Не получены из Telegram (файл больше недоступен): { $names }
 zone-moscow = МСК
+
+# QR stickers (waviot-support-bot qr).
+sticker-title = { $object ->
+    [station] БС { $id }
+   *[modem] Модем { $id }
+}
+sticker-instruction = Наведите камеру — сообщить о проблеме
+sticker-hotline = 8-800-550-51-89

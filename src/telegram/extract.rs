@@ -5,16 +5,7 @@ use teloxide::types::{FileMeta, Message, User};
 
 /// Parses a bot command (`/new`, `/start@bot payload`); `None` when `text` is not one.
 pub fn command(text: &str) -> Option<Command> {
-    let word = text.split_whitespace().next()?;
-    let name = word.strip_prefix('/')?;
-    let name = name.split('@').next().unwrap_or(name).to_ascii_lowercase();
-    Some(match name.as_str() {
-        "start" => Command::Start,
-        "new" => Command::New,
-        "cancel" => Command::Cancel,
-        "language" | "lang" => Command::Language,
-        _ => Command::Help,
-    })
+    Command::parse(text).map(|(c, _)| c)
 }
 
 fn file(meta: &FileMeta, name: Option<String>, mime: Option<String>) -> FileInput {
@@ -30,10 +21,7 @@ fn file(meta: &FileMeta, name: Option<String>, mime: Option<String>) -> FileInpu
 /// What a message means to the dialogue.
 pub fn input(msg: &Message, from: Option<&User>) -> Input {
     if let Some(text) = msg.text() {
-        return match command(text) {
-            Some(c) => Input::Command(c),
-            None => Input::Text(text.to_owned()),
-        };
+        return Input::from_command_line(text).unwrap_or_else(|| Input::Text(text.to_owned()));
     }
     if let Some(sizes) = msg.photo() {
         return match sizes
@@ -91,5 +79,19 @@ mod tests {
         assert_eq!(command("/whatever"), Some(Command::Help));
         assert_eq!(command("7A48AC"), None);
         assert_eq!(command(""), None);
+    }
+
+    #[test]
+    fn a_deep_link_start_carries_its_payload() {
+        let msg: Message = serde_json::from_value(serde_json::json!({
+            "message_id": 1,
+            "date": 1_700_000_000,
+            "chat": {"id": 7, "type": "private", "first_name": "A"},
+            "from": {"id": 7, "is_bot": false, "first_name": "A"},
+            "text": "/start bs-1234",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}]
+        }))
+        .expect("a message");
+        assert_eq!(input(&msg, None), Input::StartPayload("bs-1234".to_owned()));
     }
 }

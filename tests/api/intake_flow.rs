@@ -213,12 +213,12 @@ async fn base_station_installation_on_site_with_a_location_and_photos() {
     .await;
     app.says(&user, "1234");
     app.expect(&user, &step(&app, 2, 8)).await;
+    app.tg.send_location(&user, 55.796, 49.108);
+    app.expect(&user, &step(&app, 3, 8)).await;
     app.says(
         &user,
         "Станция не регистрируется в сети, индикатор мигает красным",
     );
-    app.expect(&user, &step(&app, 3, 8)).await;
-    app.tg.send_location(&user, 55.796, 49.108);
     app.expect(&user, &step(&app, 4, 8)).await;
     app.tg.send_photo(&user, jpeg(3), None, None);
     let got = app.expect(&user, "photo-1.jpg").await;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+mod deep_links;
 mod delivery;
 mod edge_cases;
 mod fake_omnidesk;

@@ -490,6 +490,181 @@ fn a_contact_of_someone_else_is_refused_for_the_users_own_phone() {
     assert_eq!(d.answers["phone"].display(), "+79123456789");
 }
 
+/// The buttons of the last inline keyboard among `effects`, as (label id, data).
+fn inline_buttons(effects: &[Effect]) -> Vec<(String, String)> {
+    effects
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Effect::Say(r) => match &r.keyboard {
+                Keyboard::Inline(rows) => Some(
+                    rows.iter()
+                        .flatten()
+                        .map(|b| (b.label.id.clone(), b.data.clone()))
+                        .collect(),
+                ),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn deep_link(chat: &mut Chat, payload: &str) -> Vec<Effect> {
+    chat.send(Input::StartPayload(payload.to_owned()))
+}
+
+#[test]
+fn a_station_sticker_offers_station_kinds_and_prefills_the_station() {
+    let mut chat = Chat::new();
+    let effects = deep_link(&mut chat, "bs-1234");
+    let ids = message_ids(&effects);
+    assert!(ids.contains(&"object-greeting".to_owned()), "{ids:?}");
+    let data: Vec<String> = inline_buttons(&effects).into_iter().map(|b| b.1).collect();
+    assert_eq!(
+        data,
+        [
+            "q:bs-1234:base-station-install",
+            "q:bs-1234:batch-transfer",
+            "menu"
+        ]
+    );
+    for d in &data {
+        assert!(d.len() <= 64, "callback data fits Telegram: {d}");
+    }
+
+    chat.press("q:bs-1234:base-station-install");
+    let Session::Drafting(d) = &chat.session else {
+        panic!("drafting")
+    };
+    assert_eq!(d.answers["base-station"].display(), "1234");
+    assert!(d.plan[0].prefilled, "the station step is not asked");
+    let (_, field, ty, _) = chat.asking().expect("a step is asked");
+    assert_eq!(
+        (field.as_str(), ty),
+        ("location", FieldType::Location),
+        "on site, the location button comes first"
+    );
+    let asked = walk(&mut chat);
+    assert!(!asked.contains(&"base-station".to_owned()), "{asked:?}");
+    assert!(chat.in_review());
+}
+
+#[test]
+fn a_modem_sticker_offers_device_kinds_and_the_summary_can_edit_the_modem() {
+    let mut chat = Chat::new();
+    let effects = deep_link(&mut chat, "m-7A48AC");
+    let data: Vec<String> = inline_buttons(&effects).into_iter().map(|b| b.1).collect();
+    assert_eq!(
+        data,
+        [
+            "q:m-7A48AC:device-malfunction",
+            "q:m-7A48AC:wrong-readings",
+            "q:m-7A48AC:pre-warranty-check",
+            "q:m-7A48AC:modem-setup",
+            "menu"
+        ]
+    );
+    chat.press("q:m-7A48AC:wrong-readings");
+    let asked = walk(&mut chat);
+    assert!(!asked.contains(&"modem-id".to_owned()), "{asked:?}");
+    assert!(chat.in_review());
+
+    chat.press("edit:modem-id");
+    assert_eq!(chat.asking().map(|a| a.1), Some("modem-id".to_owned()));
+    chat.text("86145D");
+    assert!(chat.in_review());
+    let req = fill_sent(&mut chat);
+    assert_eq!(
+        req.answer("modem-id").map(Answer::display).as_deref(),
+        Some("86145D")
+    );
+}
+
+fn fill_sent(chat: &mut Chat) -> Request {
+    chat.press("send")
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Submit(r) => Some(*r),
+            _ => None,
+        })
+        .expect("send submits the request")
+}
+
+#[test]
+fn the_sticker_value_reaches_the_request() {
+    let mut chat = Chat::new();
+    deep_link(&mut chat, "bs-00AB_v2");
+    chat.press("q:bs-00AB:batch-transfer");
+    walk(&mut chat);
+    let req = fill_sent(&mut chat);
+    assert_eq!(
+        req.answer("base-station").map(Answer::display).as_deref(),
+        Some("00AB")
+    );
+}
+
+#[test]
+fn a_bad_payload_gets_a_notice_and_the_normal_start() {
+    for payload in ["bs-12x", "x-1", "m-0", "bs 1234", ""] {
+        let mut chat = Chat::new();
+        let effects = deep_link(&mut chat, payload);
+        let ids = message_ids(&effects);
+        assert_eq!(
+            ids,
+            ["welcome", "deep-link-invalid", "menu-title"],
+            "{payload:?}"
+        );
+        assert_eq!(chat.session, Session::Idle);
+    }
+}
+
+#[test]
+fn a_sticker_during_a_draft_asks_whether_to_continue_or_start_anew() {
+    let mut chat = Chat::new();
+    chat.press("k:device-malfunction");
+    chat.text("7A48AC");
+    let before = chat.session.clone();
+
+    let effects = deep_link(&mut chat, "bs-1234");
+    assert!(message_ids(&effects).contains(&"object-draft-offer".to_owned()));
+    let data: Vec<String> = inline_buttons(&effects).into_iter().map(|b| b.1).collect();
+    assert_eq!(data, ["resume", "o:bs-1234"]);
+    assert_eq!(
+        chat.session, before,
+        "nothing is lost while the user decides"
+    );
+
+    chat.press("resume");
+    assert_eq!(chat.session, before);
+
+    deep_link(&mut chat, "bs-1234");
+    let effects = chat.press("o:bs-1234");
+    assert_eq!(chat.session, Session::Idle);
+    assert!(message_ids(&effects).contains(&"restarted".to_owned()));
+    assert!(
+        inline_buttons(&effects)
+            .iter()
+            .any(|b| b.1 == "q:bs-1234:base-station-install")
+    );
+    chat.press("q:bs-1234:base-station-install");
+    let Session::Drafting(d) = &chat.session else {
+        panic!("drafting")
+    };
+    assert_eq!(d.kind, "base-station-install");
+}
+
+#[test]
+fn a_kind_without_the_object_step_is_refused_and_something_else_opens_the_menu() {
+    let mut chat = Chat::new();
+    deep_link(&mut chat, "m-7A48AC");
+    let effects = chat.press("q:m-7A48AC:base-station-install");
+    assert_eq!(message_ids(&effects), ["btn-outdated"]);
+    assert_eq!(chat.session, Session::Idle);
+    let effects = chat.press("menu");
+    assert_eq!(message_ids(&effects), ["menu-title"]);
+}
+
 fn arb_input() -> impl Strategy<Value = Input> {
     let buttons = prop::sample::select(vec![
         "k:device-malfunction",
@@ -519,6 +694,12 @@ fn arb_input() -> impl Strategy<Value = Input> {
         "done:5",
         "edit:nope",
         "k:nope",
+        "q:bs-1234:base-station-install",
+        "q:m-7A48AC:device-malfunction",
+        "q:m-7A48AC:base-station-install",
+        "q:nope",
+        "o:bs-1234",
+        "o:x-1",
         "",
     ]);
     prop_oneof![
@@ -557,6 +738,8 @@ fn arb_input() -> impl Strategy<Value = Input> {
             dialogue::Command::Language
         ])
         .prop_map(Input::Command),
+        prop::sample::select(vec!["bs-1234", "m-7A48AC", "bs-", "x-1", "m-0_v2"])
+            .prop_map(|p| Input::StartPayload(p.to_owned())),
     ]
 }
 
@@ -574,7 +757,7 @@ proptest! {
                 Session::Idle => None,
             };
             let discards = matches!(&input, Input::Button(b) if ["cancel-yes", "restart", "send"].contains(&b.as_str())
-                || b.starts_with("skip") || b.starts_with("clear"));
+                || b.starts_with("skip") || b.starts_with("clear") || b.starts_with("o:"));
             chat.send(input);
             if let (Some((id, keys)), false) = (before, discards) {
                 let Session::Drafting(d) = &chat.session else {

@@ -17,6 +17,25 @@ pub enum Command {
     Language,
 }
 
+impl Command {
+    /// Reads a command line (`/new`, `/start@bot payload`): the command and the trimmed
+    /// text after it. `None` when `text` is not a command; an unknown command is `Help`.
+    pub fn parse(text: &str) -> Option<(Self, &str)> {
+        let text = text.trim_start();
+        let word = text.split_whitespace().next()?;
+        let name = word.strip_prefix('/')?;
+        let name = name.split('@').next().unwrap_or(name).to_ascii_lowercase();
+        let command = match name.as_str() {
+            "start" => Self::Start,
+            "new" => Self::New,
+            "cancel" => Self::Cancel,
+            "language" | "lang" => Self::Language,
+            _ => Self::Help,
+        };
+        Some((command, text[word.len()..].trim()))
+    }
+}
+
 /// A file the user sent (photo or document), as announced by the messenger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInput {
@@ -37,6 +56,8 @@ pub struct FileInput {
 pub enum Input {
     /// A command.
     Command(Command),
+    /// `/start PAYLOAD`: a deep link, e.g. from a QR sticker (the payload as received).
+    StartPayload(String),
     /// Plain text.
     Text(String),
     /// A pressed inline button (its callback data) or a mapped reply-keyboard label.
@@ -67,4 +88,40 @@ pub enum Input {
     Video,
     /// Anything else (poll, dice, game…).
     Other,
+}
+
+impl Input {
+    /// What a command line means: `/start PAYLOAD` is [`Input::StartPayload`], any other
+    /// command [`Input::Command`]. `None` when `text` is not a command.
+    pub fn from_command_line(text: &str) -> Option<Self> {
+        let (command, rest) = Command::parse(text)?;
+        Some(match command {
+            Command::Start if !rest.is_empty() => Self::StartPayload(rest.to_owned()),
+            other => Self::Command(other),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_with_a_payload_is_a_deep_link_and_other_commands_drop_their_text() {
+        let cases = [
+            ("/start", Input::Command(Command::Start)),
+            ("/start bs-1234", Input::StartPayload("bs-1234".to_owned())),
+            (
+                "/start@waviot_bot  m-7A48AC ",
+                Input::StartPayload("m-7A48AC".to_owned()),
+            ),
+            ("/new something", Input::Command(Command::New)),
+            ("/whatever", Input::Command(Command::Help)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(Input::from_command_line(text), Some(want), "{text}");
+        }
+        assert_eq!(Input::from_command_line("7A48AC"), None);
+        assert_eq!(Input::from_command_line(""), None);
+    }
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     BaseStations, Email, FreeText, FullName, HostPolicy, MeterSerial, ModemIds, ObjectLink, Phone,
+    SiteObject,
 };
 use crate::form::{Catalog, FieldDef, FieldType, KindDef};
 use crate::msg::Msg;
@@ -126,6 +127,7 @@ impl Machine<'_, '_> {
     fn handle(&mut self, session: Session, input: Input) -> Session {
         match input {
             Input::Command(c) => self.command(session, c),
+            Input::StartPayload(payload) => self.deep_link(session, &payload),
             Input::Button(data) => self.button(session, &data),
             other => match session {
                 Session::Idle => {
@@ -145,16 +147,7 @@ impl Machine<'_, '_> {
                 if c == Command::Start {
                     self.say_msg(msg("welcome"));
                 }
-                match session {
-                    Session::Drafting(draft) => {
-                        self.offer_resume(&draft);
-                        Session::Drafting(draft)
-                    }
-                    Session::Idle => {
-                        self.show_menu(false);
-                        Session::Idle
-                    }
-                }
+                self.resume_or_menu(session)
             }
             Command::Cancel => match session {
                 Session::Drafting(_) => {
@@ -183,13 +176,29 @@ impl Machine<'_, '_> {
         }
     }
 
-    fn offer_resume(&mut self, draft: &Draft) {
-        let kind_label = self
-            .ctx
+    /// Offers to resume a draft in progress, or shows the menu.
+    fn resume_or_menu(&mut self, session: Session) -> Session {
+        match session {
+            Session::Drafting(draft) => {
+                self.offer_resume(&draft);
+                Session::Drafting(draft)
+            }
+            Session::Idle => {
+                self.show_menu(false);
+                Session::Idle
+            }
+        }
+    }
+
+    fn draft_kind_label(&self, draft: &Draft) -> String {
+        self.ctx
             .catalog
             .kind(&draft.kind)
             .map(KindDef::label)
-            .unwrap_or_else(|| "kind-unknown".to_owned());
+            .unwrap_or_else(|| "kind-unknown".to_owned())
+    }
+
+    fn resume_button(draft: &Draft) -> Button {
         let resume = match &draft.phase {
             Phase::Asking { index, .. } | Phase::ConfirmHost { index, .. } => {
                 let (pos, total) = draft.progress(*index);
@@ -199,15 +208,80 @@ impl Machine<'_, '_> {
             }
             Phase::Review => msg("btn-resume-review"),
         };
+        Button::new(resume, "resume")
+    }
+
+    fn offer_resume(&mut self, draft: &Draft) {
+        let kind_label = self.draft_kind_label(draft);
         self.say(
             vec![Part::Msg(
                 Msg::new("resume-offer").arg_ref("kind", kind_label),
             )],
             Keyboard::Inline(vec![
-                vec![Button::new(resume, "resume")],
+                vec![Self::resume_button(draft)],
                 vec![button("btn-restart", "restart")],
             ]),
         );
+    }
+
+    // ----- deep links (QR stickers) -------------------------------------------------
+
+    /// `/start PAYLOAD`: greets with the object and offers the kinds that fit it; a payload
+    /// that names no object gets a notice and the normal start.
+    fn deep_link(&mut self, session: Session, payload: &str) -> Session {
+        self.say_msg(msg("welcome"));
+        let Ok(object) = SiteObject::from_payload(payload) else {
+            self.say_msg(msg("deep-link-invalid"));
+            return self.resume_or_menu(session);
+        };
+        match session {
+            Session::Drafting(draft) if !draft.answers.is_empty() => {
+                let kind_label = self.draft_kind_label(&draft);
+                self.say(
+                    vec![
+                        Part::Msg(object_msg("object-greeting", &object)),
+                        Part::Msg(
+                            object_msg("object-draft-offer", &object).arg_ref("kind", kind_label),
+                        ),
+                    ],
+                    Keyboard::Inline(vec![
+                        vec![Self::resume_button(&draft)],
+                        vec![Button::new(
+                            object_msg("btn-new-for-object", &object),
+                            format!("o:{}", object.payload()),
+                        )],
+                    ]),
+                );
+                Session::Drafting(draft)
+            }
+            other => {
+                self.show_object_menu(&object, false);
+                other
+            }
+        }
+    }
+
+    /// The kinds that have a step for `object`, each prefilling it, plus "something else".
+    fn show_object_menu(&mut self, object: &SiteObject, edit_origin: bool) {
+        let catalog = self.ctx.catalog;
+        let payload = object.payload();
+        let mut rows: Vec<Vec<Button>> = catalog
+            .groups()
+            .iter()
+            .flat_map(|g| g.kinds.iter())
+            .filter_map(|k| catalog.kind(k))
+            .filter(|k| object_step(catalog, k, object).is_some())
+            .map(|k| vec![button(&k.label(), format!("q:{payload}:{}", k.id))])
+            .collect();
+        rows.push(vec![button("btn-something-else", "menu")]);
+        self.effects.push(Effect::Say(Reply {
+            parts: vec![
+                Part::Msg(object_msg("object-greeting", object)),
+                Part::Msg(msg("object-choose-kind")),
+            ],
+            keyboard: Keyboard::Inline(rows),
+            edit_origin,
+        }));
     }
 
     fn menu_keyboard(&self) -> Keyboard {
@@ -284,7 +358,33 @@ impl Machine<'_, '_> {
                 }
                 session
             }
-            ("k", Some(kind)) => self.choose_kind(session, kind),
+            ("k", Some(kind)) => self.choose_kind(session, kind, None),
+            ("q", Some(rest)) => {
+                let picked = rest.split_once(':').and_then(|(payload, kind)| {
+                    SiteObject::from_payload(payload).ok().map(|o| (o, kind))
+                });
+                match picked {
+                    Some((object, kind)) => self.choose_kind(session, kind, Some(&object)),
+                    None => {
+                        self.toast(msg("btn-outdated"));
+                        session
+                    }
+                }
+            }
+            ("o", Some(payload)) => match SiteObject::from_payload(payload) {
+                Ok(object) => {
+                    self.effects.push(Effect::ClearOriginKeyboard);
+                    if matches!(session, Session::Drafting(_)) {
+                        self.say(vec![Part::Msg(msg("restarted"))], Keyboard::RemoveReply);
+                    }
+                    self.show_object_menu(&object, false);
+                    Session::Idle
+                }
+                Err(_) => {
+                    self.toast(msg("btn-outdated"));
+                    session
+                }
+            },
             ("restart", None) => {
                 self.effects.push(Effect::ClearOriginKeyboard);
                 self.say(vec![Part::Msg(msg("restarted"))], Keyboard::RemoveReply);
@@ -317,7 +417,13 @@ impl Machine<'_, '_> {
         }
     }
 
-    fn choose_kind(&mut self, session: Session, kind_id: &str) -> Session {
+    /// Starts a draft of `kind_id`; with an `object` (from a sticker) its step is prefilled.
+    fn choose_kind(
+        &mut self,
+        session: Session,
+        kind_id: &str,
+        object: Option<&SiteObject>,
+    ) -> Session {
         if let Session::Drafting(draft) = &session
             && (!draft.answers.is_empty() || draft.kind == kind_id)
         {
@@ -327,6 +433,16 @@ impl Machine<'_, '_> {
         let Some(kind) = self.ctx.catalog.kind(kind_id) else {
             self.toast(msg("btn-outdated"));
             return session;
+        };
+        let known = match object {
+            Some(o) => match object_step(self.ctx.catalog, kind, o) {
+                Some(known) => Some(known),
+                None => {
+                    self.toast(msg("btn-outdated"));
+                    return session;
+                }
+            },
+            None => None,
         };
         let mut draft = Draft {
             id: self.ctx.new_id.to_owned(),
@@ -343,14 +459,19 @@ impl Machine<'_, '_> {
                 .field(&step.field)
                 .filter(|f| f.remember)
                 .and_then(|_| self.profile.saved.get(&step.field));
-            if let Some(answer) = remembered {
+            let from_object = known
+                .as_ref()
+                .filter(|(field, _)| *field == step.field)
+                .map(|(_, answer)| answer);
+            let prefill = from_object.or(remembered);
+            if let Some(answer) = prefill {
                 draft.answers.insert(step.field.clone(), answer.clone());
             }
             draft.plan.push(PlannedStep {
                 field: step.field.clone(),
                 optional: step.optional,
                 prompt: step.prompt.clone(),
-                prefilled: remembered.is_some(),
+                prefilled: prefill.is_some(),
             });
         }
         self.effects.push(Effect::Say(Reply {
@@ -856,7 +977,9 @@ impl Machine<'_, '_> {
             Input::Contact { .. } | Input::Location { .. } | Input::Other => {
                 Err(msg("err-files-expected"))
             }
-            Input::Command(_) | Input::Button(_) => Err(msg("err-unsupported")),
+            Input::Command(_) | Input::StartPayload(_) | Input::Button(_) => {
+                Err(msg("err-unsupported"))
+            }
         };
         let file = match candidate {
             Ok(f) => f,
@@ -1013,6 +1136,29 @@ impl Machine<'_, '_> {
         })));
         Session::Idle
     }
+}
+
+/// A message about a sticker's object: `$object` is `station` or `modem`, `$id` its number.
+fn object_msg(id: &str, object: &SiteObject) -> Msg {
+    Msg::new(id)
+        .arg("object", object.kind())
+        .arg("id", object.id())
+}
+
+/// The first step of `kind` that takes `object`, with the object as its answer.
+fn object_step(catalog: &Catalog, kind: &KindDef, object: &SiteObject) -> Option<(String, Answer)> {
+    let answer = match object {
+        SiteObject::Station(_) => Answer::BaseStations(object.stations()?),
+        SiteObject::Modem(_) => Answer::ModemIds(object.modems()?),
+    };
+    let wanted = match object {
+        SiteObject::Station(_) => FieldType::BaseStations,
+        SiteObject::Modem(_) => FieldType::ModemIds,
+    };
+    kind.steps
+        .iter()
+        .find(|s| catalog.field(&s.field).is_some_and(|f| f.ty == wanted))
+        .map(|s| (s.field.clone(), answer))
 }
 
 fn mb(bytes: u64) -> u64 {

@@ -114,7 +114,8 @@ pub struct PlannedStep {
     /// Prompt override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
-    /// Filled from the user's profile; not asked, editable from the summary.
+    /// Filled in advance (from the user's profile or a QR sticker); not asked, editable
+    /// from the summary.
     #[serde(default)]
     pub prefilled: bool,
 }

@@ -12,6 +12,8 @@
 //!   stripped.
 //! - [`contact`]: [`Email`], [`Phone`], [`FullName`].
 //! - [`text`]: bounded free text ([`FreeText`]).
+//! - [`site_object`]: the station or modem a QR sticker names ([`SiteObject`]), and its
+//!   `/start` payload.
 //!
 //! # Adding a type
 //!
@@ -28,6 +30,7 @@ pub mod contact;
 pub mod link;
 pub mod modem;
 pub mod serial;
+pub mod site_object;
 pub mod text;
 
 pub use base_station::BaseStations;
@@ -35,6 +38,7 @@ pub use contact::{Email, FullName, Phone};
 pub use link::{HostPolicy, ObjectLink};
 pub use modem::{ModemId, ModemIds};
 pub use serial::MeterSerial;
+pub use site_object::{PayloadError, SiteObject};
 pub use text::FreeText;
 
 /// Every fluent message id the validators in this module can produce (errors and notes).
@@ -63,6 +67,8 @@ pub const MESSAGE_IDS: &[&str] = &[
     contact::ERR_EMAIL,
     contact::ERR_PHONE,
     contact::ERR_FULL_NAME,
+    // site_object.rs
+    site_object::ERR_SHEET_LINE,
     // text.rs
     text::ERR_EMPTY,
     text::ERR_TOO_SHORT,

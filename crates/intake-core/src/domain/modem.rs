@@ -76,6 +76,12 @@ impl ModemId {
         self.0
     }
 
+    /// Reads the canonical form only: 1–8 hex digits (any case, optional `0x`), never
+    /// decimal. `None` for anything else or zero.
+    pub fn parse_canonical(s: &str) -> Option<Self> {
+        Self::parse_hex_strict(s)
+    }
+
     /// Parses the canonical form only: 1–8 hex digits with an optional `0x`.
     fn parse_hex_strict(s: &str) -> Option<Self> {
         let body = strip_hex_prefix(s).unwrap_or(s);
