@@ -26,6 +26,7 @@ pub const ADAPTER_MESSAGE_IDS: &[&str] = &[
     "cmd-new",
     "cmd-start",
     "delivery-rejected",
+    "flood-notice",
     "group-only-private",
     "notice-hotline",
     "reaction-agreed",

@@ -131,6 +131,13 @@ pub struct BotFile {
     /// Longest retry delay of a failed delivery, in seconds.
     #[serde(default = "defaults::delivery_retry_cap_secs")]
     pub delivery_retry_cap_secs: u32,
+    /// Updates a chat may send within `flood-window-secs` (an album counts as one)
+    /// before the rest are dropped until it calms down.
+    #[serde(default = "defaults::flood_max_updates")]
+    pub flood_max_updates: u32,
+    /// The flood guard's window, in seconds.
+    #[serde(default = "defaults::flood_window_secs")]
+    pub flood_window_secs: u32,
     /// Requests one process delivers at once.
     #[serde(default = "defaults::delivery_concurrency")]
     pub delivery_concurrency: u32,
@@ -230,6 +237,12 @@ mod defaults {
     }
     pub fn delivery_retry_base_ms() -> u32 {
         2000
+    }
+    pub fn flood_max_updates() -> u32 {
+        15
+    }
+    pub fn flood_window_secs() -> u32 {
+        10
     }
     pub fn delivery_concurrency() -> u32 {
         32

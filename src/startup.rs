@@ -18,7 +18,7 @@ use crate::i18n::{LANGUAGES, Localizer};
 use crate::omnidesk::OmnideskClient;
 use crate::ops::Metrics;
 use crate::storage::Store;
-use crate::telegram::{self, AppState, SendLimits};
+use crate::telegram::{self, AppState, FloodGuard, Outbound, SendLimits};
 use crate::worker::{Worker, WorkerConfig, WorkerHandle};
 use intake_core::sla::ProductionCalendar;
 use tokio_util::sync::CancellationToken;
@@ -128,12 +128,15 @@ pub async fn build_worker(
         i18n,
         config,
         handle: WorkerHandle::new(),
-        limits: Arc::new(SendLimits::new(
-            bot_cfg.telegram_messages_per_sec,
-            bot_cfg.telegram_chat_messages_per_sec,
-            bot_cfg.telegram_chat_burst,
-            metrics.telegram_429.clone(),
-        )),
+        outbound: Outbound::new(
+            bot.clone(),
+            Arc::new(SendLimits::new(
+                bot_cfg.telegram_messages_per_sec,
+                bot_cfg.telegram_chat_messages_per_sec,
+                bot_cfg.telegram_chat_burst,
+                metrics.telegram_429.clone(),
+            )),
+        ),
         metrics,
     })
 }
@@ -241,6 +244,10 @@ impl Application {
             hosts,
             &worker,
             Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
+            FloodGuard::new(
+                bot_cfg.flood_max_updates,
+                Duration::from_secs(u64::from(bot_cfg.flood_window_secs.max(1))),
+            ),
         ));
         let server = crate::ops::bind(
             settings.http_addr,

@@ -25,7 +25,7 @@ use crate::i18n::Localizer;
 use crate::omnidesk::OmnideskError;
 use crate::outbox::{CaseRef, Claim, Entry, Outbox, now_ms};
 use crate::storage::Store;
-use crate::telegram::send_text;
+use crate::telegram::Outbound;
 
 /// Fetches of one attachment that may fail before it is left out of the case.
 const MAX_FILE_TRIES: u32 = 3;
@@ -137,8 +137,8 @@ pub struct Worker {
     pub config: WorkerConfig,
     /// Wake-ups and outcomes.
     pub handle: WorkerHandle,
-    /// Outgoing message pacing (shared with the bot).
-    pub limits: Arc<crate::telegram::SendLimits>,
+    /// Outgoing messages, one paced queue per chat (shared with the bot).
+    pub outbound: Arc<Outbound>,
     /// Counters for `/metrics`.
     pub metrics: Arc<crate::ops::Metrics>,
 }
@@ -571,7 +571,7 @@ impl Worker {
             .map(|m| self.i18n.render(&out.lang, m))
             .collect::<Vec<_>>()
             .join("\n");
-        match send_text(&self.bot, &self.limits, ChatId(out.chat_id), text, None).await {
+        match self.outbound.send(ChatId(out.chat_id), text, None).await {
             Ok(()) => Told::Yes,
             Err(teloxide::RequestError::Api(ApiError::BotBlocked)) => {
                 let _ = self.store.set_blocked(out.chat_id).await;

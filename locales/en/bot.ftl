@@ -122,6 +122,7 @@ registered-file-missing = ⚠️ The file “{ $name }” could not be fetched f
 delivery-rejected = The request could not be registered automatically. It is saved, and a support specialist will contact you. Hotline: 8-800-550-51-89.
 group-only-private = Requests are taken in a private chat with the bot: { $link }
 temporarily-unavailable = The bot is temporarily unavailable. Please repeat in a minute.
+flood-notice = Too many messages in a row — please wait a minute. Everything you have filled in is kept.
 
 cmd-start = Start
 cmd-new = New request

@@ -7,7 +7,9 @@
 //! applied once.
 
 mod extract;
+mod guard;
 mod limits;
+mod outbound;
 mod polling;
 mod render;
 pub mod webhook;
@@ -34,7 +36,9 @@ use crate::storage::{LoadedSession, Store};
 use crate::worker::WorkerHandle;
 
 pub use extract::command;
+pub use guard::{FloodGuard, Verdict};
 pub use limits::SendLimits;
+pub use outbound::{Op, Outbound};
 pub use polling::{AckPolling, InFlight};
 pub use render::text as render_text;
 
@@ -50,11 +54,13 @@ pub struct AppState {
     pub hosts: HostPolicy,
     /// The local delivery worker.
     pub worker: WorkerHandle,
-    /// Outgoing message pacing.
-    pub limits: Arc<SendLimits>,
+    /// Outgoing messages, one paced queue per chat (shared with the worker).
+    pub outbound: Arc<Outbound>,
+    /// Chats sending too much.
+    pub flood: FloodGuard,
     /// Counters for `/metrics`.
     pub metrics: Arc<crate::ops::Metrics>,
-    /// Updates being handled (polling confirms a batch only when this is empty).
+    /// Updates being handled (polling confirms only up to the oldest of them).
     pub in_flight: Arc<InFlight>,
     /// How long the user waits for the case number before being told it will follow.
     pub answer_wait: Duration,
@@ -68,13 +74,15 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Bundles the parts; the worker's handle, pacing and counters are shared with it.
+    /// Bundles the parts; the worker's handle, outgoing queues and counters are shared
+    /// with it.
     pub fn new(
         store: Store,
         catalog: Catalog,
         hosts: HostPolicy,
         worker: &crate::worker::Worker,
         answer_wait: Duration,
+        flood: FloodGuard,
     ) -> Self {
         let i18n = worker.i18n.clone();
         let reply_labels = render::reply_labels(&i18n);
@@ -84,7 +92,8 @@ impl AppState {
             i18n,
             hosts,
             worker: worker.handle.clone(),
-            limits: worker.limits.clone(),
+            outbound: worker.outbound.clone(),
+            flood,
             metrics: worker.metrics.clone(),
             in_flight: Arc::default(),
             answer_wait,
@@ -157,12 +166,42 @@ pub(crate) async fn handle_update(bot: Bot, update: Update, state: Arc<AppState>
         .metrics
         .update_seconds
         .observe(started.elapsed().as_secs_f64());
-    state.in_flight.end();
+    state.in_flight.end(update.id.0);
     let _enter = span.enter();
     match result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error.message = %e, error.cause_chain = ?e, "update failed"),
         Err(_) => tracing::error!("update handler panicked"),
+    }
+}
+
+/// Whether an update of `chat` is handled, or dropped by the flood guard (the chat is
+/// told once per flood).
+async fn admit(
+    state: &AppState,
+    chat: ChatId,
+    user: &teloxide::types::User,
+    album: Option<&str>,
+) -> bool {
+    match state.flood.check(chat.0, album) {
+        Verdict::Handle => true,
+        Verdict::Drop => false,
+        Verdict::DropAndNotify => {
+            tracing::warn!(
+                chat.id = chat.0,
+                "the chat sends too much; its updates are dropped until it calms down"
+            );
+            let lang = match state.store.load_profile(user.id.0).await {
+                Ok(p) => p
+                    .lang
+                    .unwrap_or_else(|| Localizer::pick(user.language_code.as_deref()).to_owned()),
+                Err(_) => Localizer::pick(user.language_code.as_deref()).to_owned(),
+            };
+            state
+                .outbound
+                .say(chat, state.i18n.text(&lang, "flood-notice"), None);
+            false
+        }
     }
 }
 
@@ -182,14 +221,20 @@ async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyho
                 return Ok(());
             };
             if !msg.chat.is_private() {
-                if msg.text().and_then(command).is_some() {
+                if msg.text().and_then(command).is_some()
+                    && state.flood.group_notice_due(msg.chat.id.0)
+                {
                     let lang = Localizer::pick(user.language_code.as_deref());
                     let link = format!("https://t.me/{}", me.username());
                     let text = state
                         .i18n
                         .render(lang, &Msg::new("group-only-private").arg("link", link));
-                    bot.send_message(msg.chat.id, text).await?;
+                    state.outbound.say(msg.chat.id, text, None);
                 }
+                return Ok(());
+            }
+            let album = msg.media_group_id().map(|g| g.0.as_str());
+            if !admit(state, msg.chat.id, user, album).await {
                 return Ok(());
             }
             Incoming {
@@ -209,6 +254,10 @@ async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyho
                 bot.answer_callback_query(q.id.clone()).await?;
                 return Ok(());
             }
+            if !admit(state, message.chat().id, &q.from, None).await {
+                bot.answer_callback_query(q.id.clone()).await?;
+                return Ok(());
+            }
             Incoming {
                 chat: message.chat().id,
                 user: &q.from,
@@ -220,7 +269,7 @@ async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyho
         _ => return Ok(()),
     };
     tracing::Span::current().record("chat.id", incoming.chat.0);
-    let toast = step_chat(bot, update, state, &incoming).await;
+    let toast = step_chat(update, state, &incoming).await;
     if let Some(id) = incoming.callback.clone() {
         let mut answer = bot.answer_callback_query(id);
         if let Some(text) = toast {
@@ -259,12 +308,7 @@ enum Applied {
 }
 
 /// Loads, steps, stores and performs; returns the toast for a pressed button.
-async fn step_chat(
-    bot: &Bot,
-    update: &Update,
-    state: &AppState,
-    inc: &Incoming<'_>,
-) -> Option<String> {
+async fn step_chat(update: &Update, state: &AppState, inc: &Incoming<'_>) -> Option<String> {
     let tg_lang = Localizer::pick(inc.user.language_code.as_deref());
     let mut lang = tg_lang.to_owned();
     for attempt in 0..COMMIT_TRIES {
@@ -273,7 +317,7 @@ async fn step_chat(
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
         match apply(update, state, inc, tg_lang).await {
-            Applied::Stepped(stepped) => return perform(bot, state, inc, stepped).await,
+            Applied::Stepped(stepped) => return perform(state, inc, stepped).await,
             Applied::Replayed => {
                 tracing::info!("update already applied; skipped");
                 return None;
@@ -291,7 +335,7 @@ async fn step_chat(
     if inc.callback.is_some() {
         return Some(text);
     }
-    let _ = bot.send_message(inc.chat, text).await;
+    state.outbound.say(inc.chat, text, None);
     None
 }
 
@@ -396,13 +440,8 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
     })
 }
 
-/// Performs the effects of a committed step; returns the toast for a pressed button.
-async fn perform(
-    bot: &Bot,
-    state: &AppState,
-    inc: &Incoming<'_>,
-    stepped: Stepped,
-) -> Option<String> {
+/// Queues the effects of a committed step; returns the toast for a pressed button.
+async fn perform(state: &AppState, inc: &Incoming<'_>, stepped: Stepped) -> Option<String> {
     let chat = inc.chat;
     let Stepped {
         lang,
@@ -411,8 +450,9 @@ async fn perform(
         mut outcomes,
         blocked,
     } = stepped;
+    let out = &state.outbound;
     for id in notices {
-        send(state, bot, chat, state.i18n.text(&lang, id), None).await;
+        out.say(chat, state.i18n.text(&lang, id), None);
     }
     if blocked && let Err(e) = state.store.clear_blocked(chat.0).await {
         tracing::debug!(error.message = %e, "could not clear the blocked mark");
@@ -423,34 +463,42 @@ async fn perform(
             Effect::Say(reply) => {
                 let text = render::text(&state.i18n, &lang, &reply);
                 let editable = matches!(reply.keyboard, Keyboard::None | Keyboard::Inline(_));
-                if let (true, true, Some(origin)) = (reply.edit_origin, editable, inc.origin) {
-                    state.limits.wait(chat.0).await;
-                    let mut edit = bot.edit_message_text(chat, origin, text.clone());
-                    if let Some(kb) = render::inline(&state.i18n, &lang, &reply.keyboard) {
-                        edit = edit.reply_markup(kb);
-                    }
-                    if edit.await.is_ok() {
-                        continue;
-                    }
+                match (reply.edit_origin && editable, inc.origin) {
+                    (true, Some(origin)) => out.push(
+                        chat,
+                        Op::Edit {
+                            message: origin,
+                            text,
+                            keyboard: render::inline(&state.i18n, &lang, &reply.keyboard),
+                        },
+                    ),
+                    _ => out.say(
+                        chat,
+                        text,
+                        render::markup(&state.i18n, &lang, &reply.keyboard),
+                    ),
                 }
-                send(
-                    state,
-                    bot,
-                    chat,
-                    text,
-                    render::markup(&state.i18n, &lang, &reply.keyboard),
-                )
-                .await;
             }
             Effect::Toast(m) => toast = Some(state.i18n.render(&lang, &m)),
             Effect::ClearOriginKeyboard => {
                 if let Some(origin) = inc.origin {
-                    let _ = bot.edit_message_reply_markup(chat, origin).await;
+                    out.push(chat, Op::ClearKeyboard { message: origin });
                 }
             }
             Effect::Submit(req) => {
                 if let Some(outcomes) = outcomes.take() {
-                    await_delivery(bot, state, chat, &lang, &req.id, outcomes).await;
+                    out.say(chat, state.i18n.text(&lang, "sending"), None);
+                    state.worker.wake();
+                    tokio::spawn(follow_delivery(
+                        out.clone(),
+                        state.worker.clone(),
+                        state.i18n.clone(),
+                        state.answer_wait,
+                        chat,
+                        lang.clone(),
+                        req.id.clone(),
+                        outcomes,
+                    ));
                 }
             }
         }
@@ -475,78 +523,26 @@ fn step_label(session: &Session) -> String {
     }
 }
 
-async fn send(
-    state: &AppState,
-    bot: &Bot,
+/// After Send: the worker usually tells the number within a few seconds (through the
+/// chat's queue); if it has not within `wait`, the user is told the request is saved and
+/// the number follows. Runs on its own, so the update is not held meanwhile.
+#[allow(clippy::too_many_arguments)]
+async fn follow_delivery(
+    out: Arc<Outbound>,
+    worker: WorkerHandle,
+    i18n: Arc<Localizer>,
+    wait: Duration,
     chat: ChatId,
-    text: String,
-    markup: Option<teloxide::types::ReplyMarkup>,
-) {
-    if let Err(e) = send_text(bot, &state.limits, chat, text, markup).await {
-        tracing::warn!(error.message = %e, "sendMessage failed");
-    }
-}
-
-/// Sends a message, waiting out Telegram's 429 `retry_after` (up to 3 tries, at most a
-/// minute each).
-///
-/// # Errors
-///
-/// The last error when the message could not be sent.
-pub async fn send_text(
-    bot: &Bot,
-    limits: &SendLimits,
-    chat: ChatId,
-    text: String,
-    markup: Option<teloxide::types::ReplyMarkup>,
-) -> Result<(), teloxide::RequestError> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        limits.wait(chat.0).await;
-        let mut request = bot.send_message(chat, text.clone());
-        if let Some(m) = markup.clone() {
-            request = request.reply_markup(m);
-        }
-        match request.await {
-            Ok(_) => return Ok(()),
-            Err(teloxide::RequestError::RetryAfter(wait)) if tries < 3 => {
-                limits.too_many_requests.inc();
-                let wait = wait.duration().min(Duration::from_secs(60));
-                tracing::warn!(wait_secs = wait.as_secs(), "Telegram rate limit; waiting");
-                tokio::time::sleep(wait).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// After Send: the worker usually answers with the number within a few seconds; if it
-/// has not within the wait, tell the user the request is saved and the number follows.
-async fn await_delivery(
-    bot: &Bot,
-    state: &AppState,
-    chat: ChatId,
-    lang: &str,
-    request_id: &str,
+    lang: String,
+    request_id: String,
     outcome: tokio::sync::oneshot::Receiver<crate::worker::Outcome>,
 ) {
     use crate::worker::Outcome;
-    send(state, bot, chat, state.i18n.text(lang, "sending"), None).await;
-    state.worker.wake();
-    let waited = tokio::time::timeout(state.answer_wait, outcome).await;
-    match waited {
+    match tokio::time::timeout(wait, outcome).await {
         Ok(Ok(Outcome::Delivered(_) | Outcome::Parked)) => {}
         Ok(Ok(Outcome::Deferred | Outcome::Lost) | Err(_)) | Err(_) => {
-            state.worker.forget(request_id);
-            send(
-                state,
-                bot,
-                chat,
-                state.i18n.text(lang, "registered-saved"),
-                None,
-            )
-            .await;
+            worker.forget(&request_id);
+            out.say(chat, i18n.text(&lang, "registered-saved"), None);
         }
     }
 }

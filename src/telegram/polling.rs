@@ -1,16 +1,23 @@
-//! Long polling that acknowledges an update only after it has been handled.
+//! Long polling that keeps fetching while handlers run, and confirms an update to Telegram
+//! only once it has been handled.
 //!
 //! teloxide's own `Polling` asks for the next batch — which confirms the previous one to
 //! Telegram — as soon as the batch is queued, before the handlers run, so a crash at that
-//! moment loses those updates. This listener waits until every update it handed out has
-//! been handled (the handler reports it through [`InFlight`]) before it asks again, so an
-//! update is confirmed only once it is handled; after a crash Telegram hands it out again,
-//! and the session's last-update-id check applies it once.
+//! moment loses those updates. Waiting for a whole batch before asking again (as this
+//! listener once did) makes the slowest chat of a batch set everyone's latency. Instead,
+//! this listener keeps polling and asks Telegram for updates from the *oldest update still
+//! in hand* ([`InFlight`]): everything before it was handled and is confirmed by that
+//! offset; what Telegram hands out again from there and was already handed out is skipped.
+//! After a crash Telegram hands out everything from that offset again, and the session's
+//! record of applied updates skips what was handled.
+//!
+//! What is in hand is bounded ([`MAX_IN_HAND`]): past it the listener waits for handlers
+//! before fetching more (backpressure on the poller, not on one chat). Per-chat order is
+//! the dispatcher's (one queue per chat).
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
 use teloxide::RequestError;
@@ -21,55 +28,75 @@ use teloxide::types::{AllowedUpdate, UpdateKind};
 use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
 use tokio::sync::Notify;
 
-/// The longest the listener waits for a batch's handlers before polling again anyway.
-const MAX_WAIT_FOR_HANDLERS: Duration = Duration::from_secs(300);
+/// Updates in hand (handed to the dispatcher, not yet handled) past which the listener
+/// waits for handlers before fetching more.
+pub const MAX_IN_HAND: usize = 90;
 
-/// Updates handed to the dispatcher and not yet handled.
+/// Updates asked for per `getUpdates` (Telegram's maximum).
+const BATCH: u8 = 100;
+
+/// How long an update may stay in hand before it no longer holds the offset back (a
+/// handler that never reports back must not stop confirmations for good).
+const MAX_IN_HAND_TIME: Duration = Duration::from_secs(300);
+
+/// While updates are in hand and a poll brought nothing new, the next poll waits for a
+/// handler to finish or this long.
+const REPOLL_PAUSE: Duration = Duration::from_millis(200);
+
+/// Updates handed to the dispatcher and not yet handled, by update id.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    count: AtomicUsize,
-    idle: Notify,
+    in_hand: Mutex<BTreeMap<u32, Instant>>,
+    changed: Notify,
 }
 
 impl InFlight {
-    fn begin(&self) {
-        self.count.fetch_add(1, Ordering::SeqCst);
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Instant>> {
+        self.in_hand.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An update was handled.
-    pub fn end(&self) {
-        let previous = self
-            .count
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                Some(n.saturating_sub(1))
-            })
-            .unwrap_or(0);
-        if previous <= 1 {
-            self.idle.notify_waiters();
-        }
+    fn begin(&self, id: u32) {
+        self.lock().insert(id, Instant::now());
     }
 
-    async fn wait_idle(&self) {
-        let idle = async {
-            loop {
-                let notified = self.idle.notified();
-                if self.count.load(Ordering::SeqCst) == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        // A safety net: an update that never reports back must not stop polling for good.
-        if tokio::time::timeout(MAX_WAIT_FOR_HANDLERS, idle)
-            .await
-            .is_err()
-        {
+    /// Update `id` was handled.
+    pub fn end(&self, id: u32) {
+        self.lock().remove(&id);
+        self.changed.notify_waiters();
+    }
+
+    /// Updates in hand.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no update is in hand.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The oldest update still in hand; one held longer than [`MAX_IN_HAND_TIME`] is
+    /// given up on (logged) and no longer counts.
+    fn oldest(&self) -> Option<u32> {
+        let mut in_hand = self.lock();
+        let stale: Vec<u32> = in_hand
+            .iter()
+            .filter(|(_, since)| since.elapsed() > MAX_IN_HAND_TIME)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
             tracing::warn!(
-                in_flight = self.count.load(Ordering::SeqCst),
-                "handlers did not report back in time; polling on"
+                update.id = id,
+                "an update was not handled in time; confirming past it"
             );
-            self.count.store(0, Ordering::SeqCst);
+            in_hand.remove(&id);
         }
+        in_hand.keys().next().copied()
+    }
+
+    /// Waits until a handler finishes, or `limit` passes.
+    async fn wait_change(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.changed.notified()).await;
     }
 }
 
@@ -77,7 +104,10 @@ impl InFlight {
 pub struct AckPolling {
     bot: Bot,
     timeout: Duration,
-    offset: i32,
+    /// The offset confirming everything handed out so far (when nothing is in hand).
+    next_offset: i32,
+    /// The highest update id handed out.
+    highest: Option<u32>,
     buffer: VecDeque<Update>,
     in_flight: Arc<InFlight>,
     stop_token: StopToken,
@@ -89,7 +119,7 @@ pub struct AckPolling {
 impl std::fmt::Debug for AckPolling {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AckPolling")
-            .field("offset", &self.offset)
+            .field("next_offset", &self.next_offset)
             .finish_non_exhaustive()
     }
 }
@@ -101,7 +131,8 @@ impl AckPolling {
         Self {
             bot,
             timeout,
-            offset: 0,
+            next_offset: 0,
+            highest: None,
             buffer: VecDeque::new(),
             in_flight,
             stop_token,
@@ -109,6 +140,13 @@ impl AckPolling {
             errors: 0,
             finished: false,
         }
+    }
+
+    /// The offset to ask from: the oldest update in hand, else past everything seen.
+    fn offset(&self) -> i32 {
+        self.in_flight
+            .oldest()
+            .map_or(self.next_offset, |id| i32::try_from(id).unwrap_or(i32::MAX))
     }
 
     /// The next update, or `None` once stopped and drained.
@@ -120,24 +158,21 @@ impl AckPolling {
             if self.finished {
                 return None;
             }
-            // Confirm nothing that is still being handled.
-            self.in_flight.wait_idle().await;
             if self.stop_flag.is_stopped() {
-                // Confirm what was handled; anything this returns stays unconfirmed.
-                let _ = self
-                    .bot
-                    .get_updates()
-                    .offset(self.offset)
-                    .limit(1)
-                    .timeout(0)
-                    .await;
-                self.finished = true;
+                self.finish().await;
                 return None;
             }
+            if self.in_flight.len() >= MAX_IN_HAND {
+                // Backpressure: let handlers catch up before fetching more.
+                self.in_flight.wait_change(REPOLL_PAUSE).await;
+                continue;
+            }
+            let busy = !self.in_flight.is_empty();
             let request = self
                 .bot
                 .get_updates()
-                .offset(self.offset)
+                .offset(self.offset())
+                .limit(BATCH)
                 .timeout(u32::try_from(self.timeout.as_secs()).unwrap_or(10))
                 .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery]);
             let stop = self.stop_flag.clone();
@@ -148,17 +183,10 @@ impl AckPolling {
             match result {
                 Ok(updates) => {
                     self.errors = 0;
-                    for update in updates {
-                        self.offset = update.id.as_offset();
-                        if matches!(update.kind, UpdateKind::Error(_)) {
-                            tracing::warn!(
-                                update.id = update.id.0,
-                                "an update teloxide cannot parse was skipped"
-                            );
-                            continue;
-                        }
-                        self.in_flight.begin();
-                        self.buffer.push_back(update);
+                    let fresh = self.take(updates);
+                    if fresh == 0 && busy {
+                        // Only updates still in hand came back: wait for a handler.
+                        self.in_flight.wait_change(REPOLL_PAUSE).await;
                     }
                 }
                 Err(RequestError::RetryAfter(wait)) => tokio::time::sleep(wait.duration()).await,
@@ -170,6 +198,47 @@ impl AckPolling {
                 }
             }
         }
+    }
+
+    /// Hands out the updates not handed out before; returns how many.
+    fn take(&mut self, updates: Vec<Update>) -> usize {
+        let mut fresh = 0;
+        for update in updates {
+            let id = update.id.0;
+            if self.highest.is_some_and(|h| id <= h) {
+                continue;
+            }
+            self.highest = Some(id);
+            self.next_offset = update.id.as_offset();
+            if matches!(update.kind, UpdateKind::Error(_)) {
+                tracing::warn!(
+                    update.id = id,
+                    "an update teloxide cannot parse was skipped"
+                );
+                continue;
+            }
+            fresh += 1;
+            self.in_flight.begin(id);
+            self.buffer.push_back(update);
+        }
+        fresh
+    }
+
+    /// After a stop: waits for the updates in hand (bounded), then confirms what was
+    /// handled; anything this returns stays unconfirmed.
+    async fn finish(&mut self) {
+        let started = Instant::now();
+        while !self.in_flight.is_empty() && started.elapsed() < Duration::from_secs(30) {
+            self.in_flight.wait_change(REPOLL_PAUSE).await;
+        }
+        let _ = self
+            .bot
+            .get_updates()
+            .offset(self.offset())
+            .limit(1)
+            .timeout(0)
+            .await;
+        self.finished = true;
     }
 }
 

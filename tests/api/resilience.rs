@@ -157,21 +157,49 @@ async fn metrics_count_an_intake_and_healthz_reports_storage() {
 
 #[tokio::test]
 async fn an_update_is_confirmed_to_telegram_only_after_it_was_handled() {
-    let app = spawn_app().await;
+    // On the embedded store, a write lock held by the test keeps the bot's commit (and so
+    // the update) in hand until the test lets go.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bot.db");
+    let path = file.clone();
+    let app = crate::helpers::spawn_app_configured(move |s| {
+        s.redis.url = None;
+        s.bot.data_file = path;
+    })
+    .await;
     let user = TestUser::ru(800_004);
-    // A 5xx makes teloxide wait 10 s before giving up on the reply: the update stays in hand.
-    app.tg.fail_next("sendMessage", 1, Failure::ServerError);
-    let id = app.says(&user, "/help");
-    assert!(app.tg.wait_for_calls("sendMessage", 1, WAIT).await);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let first = app.says(&user, "/help");
+    assert!(app.tg.wait_for_confirmed(first, WAIT).await);
+    let lock = rusqlite::Connection::open(&file).expect("open");
+    lock.execute_batch("BEGIN IMMEDIATE")
+        .expect("the write lock");
+    let id = app.says(&user, "/start");
+    // The poller keeps polling meanwhile (it fetched the update and asks again), but from
+    // the update in hand. The lock is let go well within the store's 5 s busy timeout.
+    let polls = app.tg.calls("getUpdates");
+    assert!(
+        app.tg.wait_for_calls("getUpdates", polls + 3, WAIT).await,
+        "polling goes on while the update is in hand"
+    );
     assert!(
         app.tg.confirmed_offset() <= id,
         "update {id} confirmed while still being handled (offset {})",
         app.tg.confirmed_offset()
     );
+    lock.execute_batch("COMMIT").expect("let go");
     assert!(
         app.tg.wait_for_confirmed(id, Duration::from_secs(20)).await,
         "confirmed once handled"
+    );
+    assert!(
+        app.tg
+            .wait_for_message(
+                user.chat_id(),
+                |m| m.text.contains(&app.tx("ru", "menu-title")),
+                WAIT
+            )
+            .await
+            .is_some()
     );
 }
 
