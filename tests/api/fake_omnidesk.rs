@@ -219,6 +219,8 @@ struct Inner {
 struct Shared {
     inner: Mutex<Inner>,
     changes: watch::Sender<u64>,
+    /// While `true`, every POST with no queued behaviour waits (see [`FakeOmnidesk::hold`]).
+    held: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -273,6 +275,7 @@ impl FakeOmnidesk {
                 create_delay: None,
             }),
             changes,
+            held: watch::channel(false).0,
         });
         let app = Router::new()
             .fallback(route)
@@ -359,6 +362,16 @@ impl FakeOmnidesk {
         inner.rate_limit = per_minute;
         inner.window_start = Instant::now();
         inner.window_used = 0;
+    }
+
+    /// From now on, every POST with no queued behaviour waits until [`Self::release`].
+    pub fn hold(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Lets every held POST go on (and later ones pass).
+    pub fn release(&self) {
+        self.shared.held.send_replace(false);
     }
 
     /// Every POST with no queued behaviour waits `delay` before it is processed (the case
@@ -827,6 +840,8 @@ async fn apply_behaviour(shared: &Shared, index: usize) -> Result<bool, Outcome>
     };
     match behaviour {
         None => {
+            let mut held = shared.held.subscribe();
+            let _ = held.wait_for(|h| !*h).await;
             let delay = shared.lock().create_delay;
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;

@@ -6,6 +6,7 @@
 mod deep_links;
 mod delivery;
 mod edge_cases;
+mod fairness;
 mod fake_omnidesk;
 mod fake_telegram;
 mod helpers;

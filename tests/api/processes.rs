@@ -482,3 +482,72 @@ async fn a_worker_frozen_past_its_lease_writes_nothing_when_it_resumes() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_bot_killed_with_updates_of_several_chats_in_hand_applies_each_once_after_restart() {
+    let rig = rig_with(5, "flood-max-updates = 1000\n").await;
+    let users: Vec<crate::fake_telegram::TestUser> = (0..10)
+        .map(|i| crate::fake_telegram::TestUser::ru(930_000 + i))
+        .collect();
+    let mut ids: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for round in 0..30 {
+        for user in &users {
+            let id = rig.tg.send_text(user, &format!("сообщение {round}"));
+            ids.entry(user.chat_id()).or_default().push(id);
+        }
+    }
+    let mut bot = rig.bot();
+    // Killed as soon as it has answered anything: the rest is in hand or not yet fetched.
+    assert!(
+        rig.tg
+            .wait_until(|tg| !tg.messages().is_empty(), Duration::from_secs(30))
+            .await,
+        "the bot started answering"
+    );
+    let _ = bot.kill();
+    let _ = bot.wait();
+    let answered_before = rig.tg.messages().len();
+    let mut bot = rig.bot();
+    let store = Store::connect(&redis_url(), &rig.prefix, Duration::from_secs(60))
+        .await
+        .expect("redis");
+    let start = Instant::now();
+    let all_applied = loop {
+        let mut done = true;
+        for user in &users {
+            let read = store.load_chat(user.chat_id(), 0).await.expect("load");
+            let applied = match read.session {
+                waviot_support_bot::storage::LoadedSession::Found(s) => s.applied,
+                _ => Vec::new(),
+            };
+            let unique: std::collections::BTreeSet<i64> = applied.iter().copied().collect();
+            assert_eq!(
+                unique.len(),
+                applied.len(),
+                "an update applied twice: {applied:?}"
+            );
+            if !ids[&user.chat_id()].iter().all(|id| unique.contains(id)) {
+                done = false;
+            }
+        }
+        if done {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = bot.kill();
+    let _ = bot.wait();
+    assert!(all_applied, "every update was applied after the restart");
+    for user in &users {
+        let replies = rig.tg.messages_to(user.chat_id()).len();
+        assert!(replies <= 30, "no update answered twice: {replies} replies");
+    }
+    println!(
+        "kill -9 with updates in hand: {} replies before the kill, {} in all",
+        answered_before,
+        rig.tg.messages().len()
+    );
+}
