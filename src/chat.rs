@@ -121,15 +121,25 @@ pub async fn run(
         ..Profile::default()
     };
     let mut buttons: Vec<String> = Vec::new();
-    let mut lines = input.lines();
+    let mut input = input;
+    let mut raw = Vec::new();
     let mut pending = Some("/start".to_owned());
     loop {
         let line = match pending.take() {
             Some(l) => l,
-            None => match lines.next_line().await? {
-                Some(l) => l,
-                None => break,
-            },
+            None => {
+                raw.clear();
+                if input.read_until(b'\n', &mut raw).await? == 0 {
+                    break;
+                }
+                match String::from_utf8(std::mem::take(&mut raw)) {
+                    Ok(l) => l,
+                    Err(_) => {
+                        writeln!(out, "{}", setup.i18n.text(lang, "chat-invalid-utf8"))?;
+                        continue;
+                    }
+                }
+            }
         };
         let line = line.trim();
         if line.is_empty() {
@@ -193,6 +203,7 @@ pub async fn run(
             limits: dialogue::FileLimits::default(),
             now: Utc::now(),
             new_id: &new_id,
+            send_blocked_for: None,
         };
         let tr = dialogue::step(&ctx, session, profile, input);
         session = tr.session;
@@ -230,7 +241,7 @@ pub async fn run(
                     }
                 }
                 Effect::Toast(m) => writeln!(out, "  ({})", setup.i18n.render(&lang, &m))?,
-                Effect::ClearOriginKeyboard => {}
+                Effect::ClearOriginKeyboard | Effect::Forget => {}
                 Effect::Submit(request) => {
                     writeln!(out, "\n{}", setup.i18n.text(&lang, "sending"))?;
                     let outgoing = Outgoing {

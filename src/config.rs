@@ -131,6 +131,15 @@ pub struct BotFile {
     /// Longest retry delay of a failed delivery, in seconds.
     #[serde(default = "defaults::delivery_retry_cap_secs")]
     pub delivery_retry_cap_secs: u32,
+    /// Days a profile (identification) and a blocked mark are kept after their last use.
+    #[serde(default = "defaults::profile_ttl_days")]
+    pub profile_ttl_days: u32,
+    /// Requests one user may send per hour.
+    #[serde(default = "defaults::submissions_per_hour")]
+    pub submissions_per_hour: u32,
+    /// Requests one user may send per day.
+    #[serde(default = "defaults::submissions_per_day")]
+    pub submissions_per_day: u32,
     /// Updates a chat may send within `flood-window-secs` (an album counts as one)
     /// before the rest are dropped until it calms down.
     #[serde(default = "defaults::flood_max_updates")]
@@ -238,6 +247,15 @@ mod defaults {
     pub fn delivery_retry_base_ms() -> u32 {
         2000
     }
+    pub fn profile_ttl_days() -> u32 {
+        365
+    }
+    pub fn submissions_per_hour() -> u32 {
+        10
+    }
+    pub fn submissions_per_day() -> u32 {
+        30
+    }
     pub fn flood_max_updates() -> u32 {
         15
     }
@@ -311,6 +329,11 @@ impl BotFile {
     /// Draft expiry.
     pub fn draft_ttl(&self) -> Duration {
         Duration::from_secs(u64::from(self.draft_ttl_days) * 24 * 3600)
+    }
+
+    /// Profile expiry (after the last use).
+    pub fn profile_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.profile_ttl_days.max(1)) * 24 * 3600)
     }
 }
 

@@ -238,7 +238,7 @@ impl Application {
         let bot = bot(&settings);
         let worker = build_worker(&settings, &bot, &store, i18n.clone()).await?;
         let hosts = HostPolicy::new(bot_cfg.link_hosts.clone());
-        let state = Arc::new(AppState::new(
+        let mut state = AppState::new(
             store,
             catalog,
             hosts,
@@ -248,7 +248,9 @@ impl Application {
                 bot_cfg.flood_max_updates,
                 Duration::from_secs(u64::from(bot_cfg.flood_window_secs.max(1))),
             ),
-        ));
+        );
+        state.sends_allowed = (bot_cfg.submissions_per_hour, bot_cfg.submissions_per_day);
+        let state = Arc::new(state);
         let server = crate::ops::bind(
             settings.http_addr,
             state.metrics.clone(),

@@ -16,7 +16,11 @@
 //!   reads it back until the draft TTL has passed since that commit, then reads
 //!   [`LoadedSession::None`]. Something stored that does not decode, or has another format
 //!   version, reads [`LoadedSession::Undecodable`] (not an error).
-//! - **Profiles** are kept until replaced; none, or an undecodable one, reads as the default.
+//! - **Profiles** and blocked marks are kept for the profile retention after their last
+//!   use (a year by default), then read as absent; none, or an undecodable one, reads as
+//!   the default. [`Store::forget`] deletes them at once.
+//! - **Sends** of each user (the times an entry was committed for them) are kept a day,
+//!   for the submission limits.
 //! - **Atomic, conditional commit.** The session, the profile and the outbox entry given to
 //!   [`Store::commit`] are all written or none is: a request is either still a draft or
 //!   safely queued, never lost in between. Each session has a revision; a commit writes
@@ -86,6 +90,31 @@ pub enum LoadedSession {
     Undecodable,
 }
 
+/// How long data about people is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// An unfinished draft, after its last change.
+    pub draft: Duration,
+    /// A profile (identification, language) or a blocked mark, after its last use.
+    pub profile: Duration,
+}
+
+impl Retention {
+    /// Drafts for `draft`, profiles for [`Self::DEFAULT_PROFILE`].
+    pub fn drafts(draft: Duration) -> Self {
+        Self {
+            draft,
+            profile: Self::DEFAULT_PROFILE,
+        }
+    }
+
+    /// A year.
+    pub const DEFAULT_PROFILE: Duration = Duration::from_secs(365 * 24 * 3600);
+}
+
+/// How long a user's sends are remembered, for the submission limits.
+pub const SENDS_KEPT: Duration = Duration::from_secs(24 * 3600);
+
 /// What handling an update reads about its chat.
 #[derive(Debug)]
 pub struct ChatState {
@@ -97,6 +126,8 @@ pub struct ChatState {
     pub blocked: bool,
     /// The revision of the session read; a commit must name it ([`Store::commit`]).
     pub revision: u64,
+    /// When the user sent requests within [`SENDS_KEPT`] (Unix ms).
+    pub sent: Vec<i64>,
 }
 
 /// The backend behind a [`Store`] and its [`Outbox`].
@@ -156,9 +187,13 @@ impl Store {
     ///
     /// Redis cannot be reached, or the file cannot be opened or created.
     pub async fn open(redis_url: Option<&str>, file: &BotFile) -> anyhow::Result<Self> {
+        let retention = Retention {
+            draft: file.draft_ttl(),
+            profile: file.profile_ttl(),
+        };
         match redis_url {
-            Some(url) => Self::connect(url, &file.redis_prefix, file.draft_ttl()).await,
-            None => Self::open_file(&file.data_file, file.draft_ttl()).await,
+            Some(url) => Self::connect_with(url, &file.redis_prefix, retention).await,
+            None => Self::open_file_with(&file.data_file, retention).await,
         }
     }
 
@@ -168,8 +203,21 @@ impl Store {
     ///
     /// The URL is invalid or the server cannot be reached.
     pub async fn connect(url: &str, prefix: &str, draft_ttl: Duration) -> anyhow::Result<Self> {
+        Self::connect_with(url, prefix, Retention::drafts(draft_ttl)).await
+    }
+
+    /// Connects to Redis (keys under `prefix`), keeping data for `retention`.
+    ///
+    /// # Errors
+    ///
+    /// The URL is invalid or the server cannot be reached.
+    pub async fn connect_with(
+        url: &str,
+        prefix: &str,
+        retention: Retention,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            backend: Backend::Redis(RedisStore::connect(url, prefix, draft_ttl).await?),
+            backend: Backend::Redis(RedisStore::connect(url, prefix, retention).await?),
         })
     }
 
@@ -179,8 +227,17 @@ impl Store {
     ///
     /// The file cannot be created or opened, or holds a newer schema.
     pub async fn open_file(path: &Path, draft_ttl: Duration) -> anyhow::Result<Self> {
+        Self::open_file_with(path, Retention::drafts(draft_ttl)).await
+    }
+
+    /// Opens the embedded store in `path`, keeping data for `retention`.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be created or opened, or holds a newer schema.
+    pub async fn open_file_with(path: &Path, retention: Retention) -> anyhow::Result<Self> {
         Ok(Self {
-            backend: Backend::File(FileStore::open(path, draft_ttl).await?),
+            backend: Backend::File(FileStore::open(path, retention).await?),
         })
     }
 
@@ -191,7 +248,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn load_chat(&self, chat_id: i64, user_id: u64) -> anyhow::Result<ChatState> {
-        let (session, revision, profile, blocked) =
+        let (session, revision, profile, blocked, sent) =
             dispatch!(&self.backend, b => b.load_chat(chat_id, user_id).await)?;
         let profile = profile
             .and_then(|t| serde_json::from_str(&t).ok())
@@ -201,6 +258,7 @@ impl Store {
             profile,
             blocked,
             revision,
+            sent,
         })
     }
 
@@ -257,6 +315,15 @@ impl Store {
     /// The outbox in the same store.
     pub fn outbox(&self) -> Outbox {
         Outbox::new(self.backend.clone())
+    }
+
+    /// Deletes what is kept about a user: their profile and the blocked mark of their chat.
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn forget(&self, user_id: u64, chat_id: i64) -> anyhow::Result<()> {
+        dispatch!(&self.backend, b => b.forget(user_id, chat_id).await)
     }
 
     /// Marks a chat whose user blocked the bot (cleared when they write again).

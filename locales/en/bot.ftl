@@ -47,7 +47,9 @@ help =
     • Low — agreed with the support specialist: custom firmware, custom report forms, interface changes.
 
     Hotline: 8-800-550-51-89, e-mail: support@waviot.ru
-    Commands: /new — new request, /cancel — cancel, /language — language, /help — help.
+    Commands: /new — new request, /cancel — cancel, /language — language, /forget — delete my data, /help — help.
+
+    What the bot keeps: your e-mail, organization, login and phone (so as not to ask again) and your language — for a year after you last used the bot; an unfinished draft — 7 days. To delete it all at once: /forget.
 
 language-choose = Выберите язык / Choose your language:
 language-ru = Русский
@@ -129,6 +131,7 @@ cmd-new = New request
 cmd-cancel = Cancel the current request
 cmd-help = Help and urgency levels
 cmd-language = Change language
+cmd-forget = Delete my data
 
 urgency-name-critical = critical
 urgency-name-high = high
@@ -163,3 +166,11 @@ sticker-title = { $object ->
 }
 sticker-instruction = Point your camera to report a problem
 sticker-hotline = 8-800-550-51-89
+forget-confirm = Delete everything the bot keeps about you: e-mail, organization, login, phone, language and any unfinished draft? Requests already sent stay with support.
+btn-forget-yes = Yes, delete
+btn-forget-no = No, keep
+forgotten = Done: your data and draft are deleted. If you write again, the bot will ask for them anew.
+forget-kept = All right, nothing was deleted.
+send-limit = You have sent many requests in a row. You can send the next one in { $minutes } min. The draft is kept — come back to it later.
+send-limit-hotline = If it is urgent, call the hotline: 8-800-550-51-89.
+chat-invalid-utf8 = The line is not UTF-8 and was skipped. Example: 7A48AC

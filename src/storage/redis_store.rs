@@ -3,8 +3,11 @@
 //! Keys (all under the configured prefix, so several bots or tests share one Redis):
 //! - `session:<chat id>`: the chat's session as JSON, expiring after the draft TTL, and
 //!   `session-rev:<chat id>`: its revision (a count of commits), expiring with it;
-//! - `profile:<user id>`: the user's profile as JSON (language, identification);
-//! - `blocked:<chat id>`: the user blocked the bot; no messages until they write again;
+//! - `profile:<user id>`: the user's profile as JSON (language, identification), expiring
+//!   after the profile retention, renewed on every read;
+//! - `blocked:<chat id>`: the user blocked the bot; no messages until they write again
+//!   (expiring like a profile);
+//! - `sent:<user id>`: sorted set of the times the user sent requests, the last day;
 //! - `outbox:items` (hash id → entry JSON), `outbox:due` (sorted set id → due ms),
 //!   `outbox:held` (hash id → fencing token of its last claim), `outbox:token` (the
 //!   counter tokens come from), `outbox:parked` (hash id → parked JSON),
@@ -21,6 +24,7 @@ use intake_core::dialogue::{Profile, StoredSession};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
+use super::{Retention, SENDS_KEPT};
 use crate::outbox::{DELIVERED_TTL, Entry, Parked, now_ms, unpark};
 
 /// Claims due ids: KEYS = due, items, held, token counter; ARGV = now, until, max.
@@ -79,8 +83,9 @@ return 1
 ";
 
 /// Commits a chat if its session is at the expected revision: KEYS = session, revision,
-/// profile, outbox items, outbox due; ARGV = expected revision, session JSON, TTL ms,
-/// profile JSON or '', entry id or '', entry JSON, now ms. Returns 1 when written, else 0.
+/// profile, outbox items, outbox due, sender's sends; ARGV = expected revision, session
+/// JSON, draft TTL ms, profile JSON or '', entry id or '', entry JSON, now ms, profile TTL
+/// ms, sends kept ms. Returns 1 when written, else 0.
 const COMMIT: &str = r"
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 if current ~= tonumber(ARGV[1]) then
@@ -89,21 +94,29 @@ end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('SET', KEYS[2], current + 1, 'PX', ARGV[3])
 if ARGV[4] ~= '' then
-  redis.call('SET', KEYS[3], ARGV[4])
+  redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[8])
 end
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
   redis.call('ZADD', KEYS[5], ARGV[7], ARGV[5])
+  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', tonumber(ARGV[7]) - tonumber(ARGV[9]))
+  redis.call('PEXPIRE', KEYS[6], ARGV[9])
 end
 return 1
 ";
+
+/// Milliseconds of a duration, at least 1.
+fn as_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
 
 /// Store and outbox operations on one Redis, under one key prefix.
 #[derive(Clone)]
 pub(crate) struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
-    draft_ttl: Duration,
+    retention: Retention,
 }
 
 impl RedisStore {
@@ -111,7 +124,7 @@ impl RedisStore {
     pub(crate) async fn connect(
         url: &str,
         prefix: &str,
-        draft_ttl: Duration,
+        retention: Retention,
     ) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).context("Invalid REDIS_URL")?;
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -130,7 +143,7 @@ impl RedisStore {
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
-            draft_ttl,
+            retention,
         })
     }
 
@@ -148,9 +161,11 @@ impl RedisStore {
     }
 
     fn ttl_ms(&self) -> u64 {
-        u64::try_from(self.draft_ttl.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1)
+        as_ms(self.retention.draft)
+    }
+
+    fn profile_ttl_ms(&self) -> u64 {
+        as_ms(self.retention.profile)
     }
 
     pub(crate) async fn load_session(&self, chat_id: i64) -> anyhow::Result<Option<String>> {
@@ -167,21 +182,56 @@ impl RedisStore {
             .await?)
     }
 
-    /// Session text, its revision, profile text and the blocked mark in one round trip.
+    /// Session text, its revision, profile text (its expiry renewed), the blocked mark and
+    /// the user's recent sends, in one round trip.
     pub(crate) async fn load_chat(
         &self,
         chat_id: i64,
         user_id: u64,
-    ) -> anyhow::Result<(Option<String>, u64, Option<String>, bool)> {
-        type Row = (Option<String>, Option<u64>, Option<String>, Option<String>);
-        let (session, revision, profile, blocked): Row = redis::cmd("MGET")
-            .arg(self.key(&format!("session:{chat_id}")))
-            .arg(self.key(&format!("session-rev:{chat_id}")))
+    ) -> anyhow::Result<(Option<String>, u64, Option<String>, bool, Vec<i64>)> {
+        type Row = (
+            Option<String>,
+            Option<u64>,
+            Option<String>,
+            Option<String>,
+            Vec<(String, f64)>,
+        );
+        let since = now_ms() - i64::try_from(SENDS_KEPT.as_millis()).unwrap_or(i64::MAX);
+        let (session, revision, profile, blocked, sent): Row = redis::pipe()
+            .get(self.key(&format!("session:{chat_id}")))
+            .get(self.key(&format!("session-rev:{chat_id}")))
+            .cmd("GETEX")
             .arg(self.key(&format!("profile:{user_id}")))
-            .arg(self.key(&format!("blocked:{chat_id}")))
+            .arg("PX")
+            .arg(self.profile_ttl_ms())
+            .get(self.key(&format!("blocked:{chat_id}")))
+            .cmd("ZRANGEBYSCORE")
+            .arg(self.key(&format!("sent:{user_id}")))
+            .arg(since)
+            .arg("+inf")
+            .arg("WITHSCORES")
             .query_async(&mut self.conn())
             .await?;
-        Ok((session, revision.unwrap_or(0), profile, blocked.is_some()))
+        let sent = sent.into_iter().map(|(_, at)| at as i64).collect();
+        Ok((
+            session,
+            revision.unwrap_or(0),
+            profile,
+            blocked.is_some(),
+            sent,
+        ))
+    }
+
+    pub(crate) async fn forget(&self, user_id: u64, chat_id: i64) -> anyhow::Result<()> {
+        let () = redis::pipe()
+            .atomic()
+            .del(self.key(&format!("profile:{user_id}")))
+            .ignore()
+            .del(self.key(&format!("blocked:{chat_id}")))
+            .ignore()
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(())
     }
 
     #[cfg(test)]
@@ -213,6 +263,10 @@ impl RedisStore {
             )
             .key(self.key("outbox:items"))
             .key(self.key("outbox:due"))
+            .key(self.key(&format!(
+                "sent:{}",
+                outgoing.map_or(0, |e| e.outgoing.sender.id)
+            )))
             .arg(revision)
             .arg(serde_json::to_string(session)?)
             .arg(self.ttl_ms())
@@ -229,6 +283,7 @@ impl RedisStore {
                 .arg(now_ms()),
             None => script.arg("").arg("").arg(0),
         };
+        script.arg(self.profile_ttl_ms()).arg(as_ms(SENDS_KEPT));
         let written: i32 = script.invoke_async(&mut self.conn()).await?;
         Ok(written == 1)
     }
@@ -241,7 +296,11 @@ impl RedisStore {
     pub(crate) async fn set_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
         let () = self
             .conn()
-            .set(self.key(&format!("blocked:{chat_id}")), 1)
+            .pset_ex(
+                self.key(&format!("blocked:{chat_id}")),
+                1,
+                self.profile_ttl_ms(),
+            )
             .await?;
         Ok(())
     }

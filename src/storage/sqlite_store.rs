@@ -4,7 +4,9 @@
 //! - `sessions(chat_id, data, expires_ms, rev)`: a session reads as absent once
 //!   `expires_ms` has passed; expired rows are swept at open and then at most hourly on
 //!   commit; `rev` counts its commits (a commit names the revision it read);
-//! - `profiles(user_id, data)`, `blocked(chat_id)`;
+//! - `profiles(user_id, data, expires_ms)`, `blocked(chat_id, expires_ms)`: read as absent
+//!   once expired; a profile's expiry is renewed whenever it is read for an update;
+//! - `sent(user_id, at_ms)`: when each user sent requests, the last day;
 //! - `outbox(id, entry, due_ms, token)` with an index on `due_ms` (`token`: the fencing
 //!   token of the entry's last claim), `parked(id, parked)`,
 //!   `delivered(id, case_number, expires_ms)`, `counters(name, value)` (where tokens come
@@ -25,6 +27,7 @@ use anyhow::{Context, bail};
 use intake_core::dialogue::{Profile, StoredSession};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::{Retention, SENDS_KEPT};
 use crate::outbox::{DELIVERED_TTL, Entry, Parked, millis, now_ms, unpark};
 
 /// The schema this code writes.
@@ -39,11 +42,18 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE TABLE IF NOT EXISTS profiles (
     user_id INTEGER PRIMARY KEY,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS blocked (
-    chat_id INTEGER PRIMARY KEY
+    chat_id INTEGER PRIMARY KEY,
+    expires_ms INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS sent (
+    user_id INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sent_user ON sent (user_id, at_ms);
 CREATE TABLE IF NOT EXISTS outbox (
     id TEXT PRIMARY KEY,
     entry TEXT NOT NULL,
@@ -67,10 +77,12 @@ CREATE TABLE IF NOT EXISTS counters (
 ";
 
 /// Brings a file of schema 1 to schema 2 (the claim's fencing token, the session's
-/// revision).
+/// revision, expiring profiles and blocked marks; their expiry is set by the caller).
 const MIGRATE_1_TO_2: &str = "
 ALTER TABLE outbox ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE profiles ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blocked ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// How long a writer waits for another process's transaction before giving up.
@@ -88,11 +100,11 @@ pub(crate) struct FileStore {
 struct Inner {
     conn: Mutex<Connection>,
     path: PathBuf,
-    draft_ttl: Duration,
+    retention: Retention,
     last_sweep_ms: AtomicI64,
 }
 
-fn open_connection(path: &Path) -> anyhow::Result<Connection> {
+fn open_connection(path: &Path, retention: Retention) -> anyhow::Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("Failed to create the data folder {}", dir.display()))?;
@@ -118,6 +130,9 @@ fn open_connection(path: &Path) -> anyhow::Result<Connection> {
     }
     if version == 1 {
         tx.execute_batch(MIGRATE_1_TO_2)?;
+        let expires = now_ms().saturating_add(millis(retention.profile));
+        tx.execute("UPDATE profiles SET expires_ms = ?1", [expires])?;
+        tx.execute("UPDATE blocked SET expires_ms = ?1", [expires])?;
     }
     tx.execute_batch(SCHEMA)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -125,9 +140,15 @@ fn open_connection(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-/// Deletes expired sessions and delivered numbers.
+/// Deletes expired sessions, profiles, blocked marks, sends and delivered numbers.
 fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM sessions WHERE expires_ms <= ?1", [now])?;
+    conn.execute("DELETE FROM profiles WHERE expires_ms <= ?1", [now])?;
+    conn.execute("DELETE FROM blocked WHERE expires_ms <= ?1", [now])?;
+    conn.execute(
+        "DELETE FROM sent WHERE at_ms <= ?1",
+        [now.saturating_sub(millis(SENDS_KEPT))],
+    )?;
     conn.execute("DELETE FROM delivered WHERE expires_ms <= ?1", [now])?;
     Ok(())
 }
@@ -160,10 +181,10 @@ fn put_entry(conn: &Connection, entry: &Entry, due_ms: i64) -> anyhow::Result<()
 
 impl FileStore {
     /// Opens (creating if needed) the file, sets it up and sweeps expired data.
-    pub(crate) async fn open(path: &Path, draft_ttl: Duration) -> anyhow::Result<Self> {
+    pub(crate) async fn open(path: &Path, retention: Retention) -> anyhow::Result<Self> {
         let owned = path.to_owned();
         let conn = tokio::task::spawn_blocking(move || {
-            let conn = open_connection(&owned)?;
+            let conn = open_connection(&owned, retention)?;
             sweep(&conn, now_ms())?;
             anyhow::Ok(conn)
         })
@@ -173,7 +194,7 @@ impl FileStore {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 path: path.to_owned(),
-                draft_ttl,
+                retention,
                 last_sweep_ms: AtomicI64::new(now_ms()),
             }),
         })
@@ -201,13 +222,15 @@ impl FileStore {
         .context("the storage task failed")?
     }
 
-    /// Session text, its revision, profile text and the blocked mark.
+    /// Session text, its revision, profile text (its expiry renewed), the blocked mark and
+    /// the user's recent sends.
     pub(crate) async fn load_chat(
         &self,
         chat_id: i64,
         user_id: u64,
-    ) -> anyhow::Result<(Option<String>, u64, Option<String>, bool)> {
+    ) -> anyhow::Result<(Option<String>, u64, Option<String>, bool, Vec<i64>)> {
         let user = user_key(user_id)?;
+        let profile_expiry = millis(self.inner.retention.profile);
         self.with(move |c| {
             let now = now_ms();
             let session: Option<(String, i64)> = c
@@ -219,21 +242,50 @@ impl FileStore {
                 .optional()?;
             let profile: Option<String> = c
                 .query_row(
-                    "SELECT data FROM profiles WHERE user_id = ?1",
-                    [user],
+                    "UPDATE profiles SET expires_ms = ?3 WHERE user_id = ?1 AND expires_ms > ?2 \
+                     RETURNING data",
+                    params![user, now, now.saturating_add(profile_expiry)],
                     |r| r.get(0),
                 )
                 .optional()?;
             let blocked: bool = c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1)",
-                [chat_id],
+                "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1 AND expires_ms > ?2)",
+                params![chat_id, now],
                 |r| r.get(0),
             )?;
+            let sent = {
+                let mut stmt = c.prepare_cached(
+                    "SELECT at_ms FROM sent WHERE user_id = ?1 AND at_ms > ?2 ORDER BY at_ms",
+                )?;
+                let rows = stmt
+                    .query_map(params![user, now.saturating_sub(millis(SENDS_KEPT))], |r| {
+                        r.get(0)
+                    })?;
+                rows.collect::<rusqlite::Result<Vec<i64>>>()?
+            };
             let revision = session
                 .as_ref()
                 .and_then(|(_, rev)| u64::try_from(*rev).ok())
                 .unwrap_or(0);
-            Ok((session.map(|(data, _)| data), revision, profile, blocked))
+            Ok((
+                session.map(|(data, _)| data),
+                revision,
+                profile,
+                blocked,
+                sent,
+            ))
+        })
+        .await
+    }
+
+    pub(crate) async fn forget(&self, user_id: u64, chat_id: i64) -> anyhow::Result<()> {
+        let user = user_key(user_id)?;
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM profiles WHERE user_id = ?1", [user])?;
+            tx.execute("DELETE FROM blocked WHERE chat_id = ?1", [chat_id])?;
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -253,8 +305,8 @@ impl FileStore {
     pub(crate) async fn load_profile(&self, user_id: u64) -> anyhow::Result<Option<String>> {
         self.with(move |c| {
             Ok(c.query_row(
-                "SELECT data FROM profiles WHERE user_id = ?1",
-                [user_key(user_id)?],
+                "SELECT data FROM profiles WHERE user_id = ?1 AND expires_ms > ?2",
+                params![user_key(user_id)?, now_ms()],
                 |r| r.get(0),
             )
             .optional()?)
@@ -263,7 +315,7 @@ impl FileStore {
     }
 
     fn session_expiry(&self, now: i64) -> i64 {
-        now.saturating_add(millis(self.inner.draft_ttl).max(1))
+        now.saturating_add(millis(self.inner.retention.draft).max(1))
     }
 
     #[cfg(test)]
@@ -295,6 +347,7 @@ impl FileStore {
         let entry = outgoing.cloned();
         let now = now_ms();
         let expires = self.session_expiry(now);
+        let profile_expires = now.saturating_add(millis(self.inner.retention.profile));
         let sweep_due = now - self.inner.last_sweep_ms.load(Ordering::Relaxed) >= SWEEP_EVERY_MS;
         if sweep_due {
             self.inner.last_sweep_ms.store(now, Ordering::Relaxed);
@@ -311,12 +364,16 @@ impl FileStore {
             )?;
             if let Some((user_id, json)) = profile {
                 tx.execute(
-                    "INSERT OR REPLACE INTO profiles (user_id, data) VALUES (?1, ?2)",
-                    params![user_key(user_id)?, json],
+                    "INSERT OR REPLACE INTO profiles (user_id, data, expires_ms) VALUES (?1, ?2, ?3)",
+                    params![user_key(user_id)?, json, profile_expires],
                 )?;
             }
             if let Some(entry) = entry {
                 put_entry(&tx, &entry, now)?;
+                tx.execute(
+                    "INSERT INTO sent (user_id, at_ms) VALUES (?1, ?2)",
+                    params![user_key(entry.outgoing.sender.id)?, now],
+                )?;
             }
             if sweep_due {
                 sweep(&tx, now)?;
@@ -336,10 +393,11 @@ impl FileStore {
     }
 
     pub(crate) async fn set_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
+        let expires = now_ms().saturating_add(millis(self.inner.retention.profile));
         self.with(move |c| {
             c.execute(
-                "INSERT OR IGNORE INTO blocked (chat_id) VALUES (?1)",
-                [chat_id],
+                "INSERT OR REPLACE INTO blocked (chat_id, expires_ms) VALUES (?1, ?2)",
+                params![chat_id, expires],
             )?;
             Ok(())
         })
@@ -357,8 +415,8 @@ impl FileStore {
     pub(crate) async fn is_blocked(&self, chat_id: i64) -> anyhow::Result<bool> {
         self.with(move |c| {
             Ok(c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1)",
-                [chat_id],
+                "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1 AND expires_ms > ?2)",
+                params![chat_id, now_ms()],
                 |r| r.get(0),
             )?)
         })

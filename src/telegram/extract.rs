@@ -76,7 +76,8 @@ mod tests {
         assert_eq!(command("/start"), Some(Command::Start));
         assert_eq!(command("/start@waviot_bot abc"), Some(Command::Start));
         assert_eq!(command("/NEW"), Some(Command::New));
-        assert_eq!(command("/whatever"), Some(Command::Help));
+        assert_eq!(command("/whatever"), None);
+        assert_eq!(command("/api/v1/meters returns 500"), None);
         assert_eq!(command("7A48AC"), None);
         assert_eq!(command(""), None);
     }

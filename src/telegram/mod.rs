@@ -64,6 +64,8 @@ pub struct AppState {
     pub in_flight: Arc<InFlight>,
     /// How long the user waits for the case number before being told it will follow.
     pub answer_wait: Duration,
+    /// Requests one user may send per hour and per day.
+    pub sends_allowed: (u32, u32),
     reply_labels: Vec<(String, String)>,
 }
 
@@ -97,6 +99,7 @@ impl AppState {
             metrics: worker.metrics.clone(),
             in_flight: Arc::default(),
             answer_wait,
+            sends_allowed: (10, 30),
             reply_labels,
         }
     }
@@ -114,7 +117,7 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
 /// Telegram refused the call.
 pub async fn publish_commands(bot: &Bot, i18n: &Localizer) -> anyhow::Result<()> {
     for (lang, code) in [("ru", None), ("ru", Some("ru")), ("en", Some("en"))] {
-        let commands: Vec<BotCommand> = ["start", "new", "cancel", "help", "language"]
+        let commands: Vec<BotCommand> = ["start", "new", "cancel", "help", "language", "forget"]
             .into_iter()
             .map(|c| BotCommand::new(c, i18n.text(lang, &format!("cmd-{c}"))))
             .collect();
@@ -381,12 +384,20 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
         input = Input::Button(data.clone());
     }
     let new_id = uuid::Uuid::new_v4().simple().to_string();
+    let now = Utc::now();
+    let sent: Vec<chrono::DateTime<Utc>> = read
+        .sent
+        .iter()
+        .filter_map(|ms| chrono::DateTime::from_timestamp_millis(*ms))
+        .collect();
+    let (per_hour, per_day) = state.sends_allowed;
     let ctx = dialogue::Ctx {
         catalog: &state.catalog,
         hosts: &state.hosts,
         limits: dialogue::FileLimits::default(),
-        now: Utc::now(),
+        now,
         new_id: &new_id,
+        send_blocked_for: dialogue::send_blocked_for(&sent, now, per_hour, per_day),
     };
     let t = dialogue::step(&ctx, session, read.profile, input);
     tracing::Span::current().record("step", step_label(&t.session).as_str());
@@ -483,6 +494,11 @@ async fn perform(state: &AppState, inc: &Incoming<'_>, stepped: Stepped) -> Opti
             Effect::ClearOriginKeyboard => {
                 if let Some(origin) = inc.origin {
                     out.push(chat, Op::ClearKeyboard { message: origin });
+                }
+            }
+            Effect::Forget => {
+                if let Err(e) = state.store.forget(inc.user.id.0, chat.0).await {
+                    tracing::warn!(error.message = %e, "could not forget the user");
                 }
             }
             Effect::Submit(req) => {

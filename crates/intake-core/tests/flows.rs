@@ -59,6 +59,7 @@ impl Chat {
                 .single()
                 .expect("valid time"),
             new_id: &id,
+            send_blocked_for: None,
         };
         let t = dialogue::step(&ctx, self.session.clone(), self.profile.clone(), input);
         self.session = t.session;

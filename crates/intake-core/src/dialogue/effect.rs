@@ -117,4 +117,7 @@ pub enum Effect {
     ClearOriginKeyboard,
     /// Hand the finished request over to delivery.
     Submit(Box<Request>),
+    /// Delete what is kept about the user (profile, blocked mark); the draft is already
+    /// gone from the session.
+    Forget,
 }

@@ -15,11 +15,14 @@ pub enum Command {
     Help,
     /// `/language`: choose the language.
     Language,
+    /// `/forget`: delete what the bot keeps about the user (after a confirmation).
+    Forget,
 }
 
 impl Command {
     /// Reads a command line (`/new`, `/start@bot payload`): the command and the trimmed
-    /// text after it. `None` when `text` is not a command; an unknown command is `Help`.
+    /// text after it. `None` when `text` is not one of the bot's commands: an answer that
+    /// happens to start with `/` (`/api/v1/meters returns 500`) is an answer.
     pub fn parse(text: &str) -> Option<(Self, &str)> {
         let text = text.trim_start();
         let word = text.split_whitespace().next()?;
@@ -29,8 +32,10 @@ impl Command {
             "start" => Self::Start,
             "new" => Self::New,
             "cancel" => Self::Cancel,
+            "help" => Self::Help,
             "language" | "lang" => Self::Language,
-            _ => Self::Help,
+            "forget" => Self::Forget,
+            _ => return None,
         };
         Some((command, text[word.len()..].trim()))
     }
@@ -116,12 +121,18 @@ mod tests {
                 Input::StartPayload("m-7A48AC".to_owned()),
             ),
             ("/new something", Input::Command(Command::New)),
-            ("/whatever", Input::Command(Command::Help)),
+            ("/HELP", Input::Command(Command::Help)),
+            ("/forget", Input::Command(Command::Forget)),
         ];
         for (text, want) in cases {
             assert_eq!(Input::from_command_line(text), Some(want), "{text}");
         }
-        assert_eq!(Input::from_command_line("7A48AC"), None);
-        assert_eq!(Input::from_command_line(""), None);
+        for not_a_command in ["7A48AC", "", "/whatever", "/api/v1/meters returns 500"] {
+            assert_eq!(
+                Input::from_command_line(not_a_command),
+                None,
+                "{not_a_command}"
+            );
+        }
     }
 }

@@ -49,6 +49,9 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     /// A fresh unique id, used if this step starts a draft.
     pub new_id: &'a str,
+    /// When the user has used up their requests for now: how long until they may send
+    /// again (Send keeps the draft and says so).
+    pub send_blocked_for: Option<chrono::Duration>,
 }
 
 /// The result of a step.
@@ -169,6 +172,16 @@ impl Machine<'_, '_> {
                     Keyboard::Inline(vec![vec![
                         button("language-ru", "lang:ru"),
                         button("language-en", "lang:en"),
+                    ]]),
+                );
+                session
+            }
+            Command::Forget => {
+                self.say(
+                    vec![Part::Msg(msg("forget-confirm"))],
+                    Keyboard::Inline(vec![vec![
+                        button("btn-forget-yes", "forget:yes"),
+                        button("btn-forget-no", "forget:no"),
                     ]]),
                 );
                 session
@@ -347,6 +360,19 @@ impl Machine<'_, '_> {
                         Session::Idle
                     }
                 }
+            }
+            ("forget", Some("yes")) => {
+                self.effects.push(Effect::ClearOriginKeyboard);
+                self.effects.push(Effect::Forget);
+                self.profile = Profile::default();
+                self.profile_changed = false;
+                self.say(vec![Part::Msg(msg("forgotten"))], Keyboard::RemoveReply);
+                Session::Idle
+            }
+            ("forget", Some("no")) => {
+                self.effects.push(Effect::ClearOriginKeyboard);
+                self.say_msg(msg("forget-kept"));
+                session
             }
             ("menu", None) => {
                 self.show_menu(true);
@@ -1090,6 +1116,14 @@ impl Machine<'_, '_> {
             self.say_msg(msg("draft-reset"));
             return Session::Idle;
         };
+        if let Some(wait) = self.ctx.send_blocked_for {
+            let minutes = (wait.num_seconds().max(1) + 59) / 60;
+            self.say_msg(msg("send-limit").arg("minutes", minutes));
+            if kind.urgency == crate::urgency::Urgency::Critical {
+                self.say_msg(msg("send-limit-hotline"));
+            }
+            return Session::Drafting(draft);
+        }
         if let Some(m) = draft
             .plan
             .iter()

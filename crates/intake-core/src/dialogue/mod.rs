@@ -8,11 +8,13 @@
 mod effect;
 mod input;
 mod machine;
+mod sending;
 mod state;
 
 pub use effect::{Button, Effect, Keyboard, Part, Reply, ReplyRequest, Request};
 pub use input::{Command, FileInput, Input};
 pub use machine::{Ctx, FileLimits, Transition, step};
+pub use sending::send_blocked_for;
 pub use state::{
     Answer, Draft, FileKind, FileRef, GeoPoint, Phase, PlannedStep, Profile, Session, StoredSession,
 };
@@ -29,6 +31,8 @@ pub const MESSAGE_IDS: &[&str] = &[
     "btn-clear-files",
     "btn-done-files",
     "btn-edit",
+    "btn-forget-no",
+    "btn-forget-yes",
     "btn-host-no",
     "btn-host-yes",
     "btn-keep",
@@ -69,6 +73,9 @@ pub const MESSAGE_IDS: &[&str] = &[
     "example-line",
     "file-duplicate",
     "file-received",
+    "forget-confirm",
+    "forget-kept",
+    "forgotten",
     "files-cleared",
     "files-limits",
     "files-so-far",
@@ -92,6 +99,8 @@ pub const MESSAGE_IDS: &[&str] = &[
     "review-kind",
     "review-title",
     "review-use-buttons",
+    "send-limit",
+    "send-limit-hotline",
     "step-counter",
     "step-optional",
     "welcome",
