@@ -145,3 +145,43 @@ fn a_sticker_link_typed_as_start_with_a_payload_prefills_the_modem_in_chat_mode(
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_answered_and_the_session_goes_on() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("bot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "dialogues-dir = \"{repo}/dialogues\"\nlocales-dir = \"{repo}/locales\"\ndry-run-dir = \"{}\"\n",
+            dir.path().join("dry-run").display()
+        ),
+    )
+    .expect("config written");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
+        .args(["chat", "--lang", "en"])
+        .env("BOT_CONFIG", &config)
+        .env_remove("OMNIDESK_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chat starts");
+    let mut script: Vec<u8> = b"\xff\xfe broken \xc3\x28\n".to_vec();
+    script.extend_from_slice(b"/help\n");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&script)
+        .expect("script written");
+    let output = child.wait_with_output().expect("chat ends at EOF");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("not UTF-8"), "{stdout}");
+    assert!(
+        stdout.contains("/forget"),
+        "the session went on to /help: {stdout}"
+    );
+}

@@ -168,3 +168,74 @@ async fn a_chats_replies_keep_their_order_under_pacing_and_a_429() {
         "the 429 was answered"
     );
 }
+
+/// The second user's wait in the three situations, with the default pacing and
+/// flood guard. A figure for the notes, not a pass/fail check:
+/// `cargo test --test api -- --ignored --nocapture fairness::figures`.
+#[tokio::test]
+#[ignore = "prints figures; run by hand"]
+async fn figures() {
+    use std::time::{Duration, Instant};
+
+    use crate::fake_omnidesk::Behaviour;
+    let defaults = |s: &mut waviot_support_bot::config::Settings| {
+        let d = waviot_support_bot::config::BotFile::default();
+        s.bot.telegram_chat_messages_per_sec = d.telegram_chat_messages_per_sec;
+        s.bot.telegram_chat_burst = d.telegram_chat_burst;
+        s.bot.telegram_messages_per_sec = d.telegram_messages_per_sec;
+        s.bot.flood_max_updates = d.flood_max_updates;
+        s.bot.flood_window_secs = d.flood_window_secs;
+    };
+    async fn second_user_wait(app: &crate::helpers::TestApp, id: i64) -> Duration {
+        let other = TestUser::ru(id);
+        let started = Instant::now();
+        app.says(&other, "/help");
+        app.expect_msg(&other, "ru", &Msg::new("help")).await;
+        started.elapsed()
+    }
+
+    // 1. Omnidesk answers a Send in 4 s; the second user writes 0.3 s after Send.
+    let app = spawn_app_configured(defaults).await;
+    let first = TestUser::ru(919_001);
+    let summary = app.fill_custom_development(&first).await;
+    app.od
+        .push_behaviour(Behaviour::Delay(Duration::from_secs(4)));
+    app.taps(&first, &summary, &app.tx("ru", "btn-send"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let slow = second_user_wait(&app, 919_002).await;
+
+    // 2. One chat sends 40 messages in a row.
+    let app = spawn_app_configured(defaults).await;
+    let noisy = TestUser::ru(919_003);
+    for i in 0..40 {
+        app.tg.send_text(&noisy, &format!("ошибка {i}"));
+    }
+    let flood = second_user_wait(&app, 919_004).await;
+
+    // 3. One user sends an album of 10 photos (at the screenshots step).
+    let app = spawn_app_configured(defaults).await;
+    let user = TestUser::ru(919_005);
+    app.says(&user, "/start");
+    app.choose_kind(&user, "ru", None, "custom-development")
+        .await;
+    app.says(&user, "Нужна выгрузка показаний");
+    app.expect(&user, &step(&app, 2, 7)).await;
+    app.skip(&user, "ru").await;
+    app.expect(&user, &step(&app, 3, 7)).await;
+    for i in 0..10u8 {
+        app.tg.send_photo(
+            &user,
+            vec![0xFF, 0xD8, i, 0xFF, 0xD9],
+            None,
+            Some("album-1"),
+        );
+    }
+    let album = second_user_wait(&app, 919_006).await;
+    println!(
+        "second user's /help answered after: slow Omnidesk {:.3} s, 40-message flood {:.3} s, 10-photo album {:.3} s",
+        slow.as_secs_f64(),
+        flood.as_secs_f64(),
+        album.as_secs_f64()
+    );
+    let _ = WAIT;
+}

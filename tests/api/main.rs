@@ -11,6 +11,7 @@ mod fake_omnidesk;
 mod fake_telegram;
 mod helpers;
 mod intake_flow;
+mod privacy;
 mod processes;
 mod resilience;
 mod webhook;

@@ -34,6 +34,7 @@ struct Chat {
     session: Session,
     profile: Profile,
     counter: u32,
+    send_blocked_for: Option<chrono::Duration>,
 }
 
 impl Chat {
@@ -44,6 +45,7 @@ impl Chat {
             session: Session::Idle,
             profile: Profile::default(),
             counter: 0,
+            send_blocked_for: None,
         }
     }
 
@@ -59,7 +61,7 @@ impl Chat {
                 .single()
                 .expect("valid time"),
             new_id: &id,
-            send_blocked_for: None,
+            send_blocked_for: self.send_blocked_for,
         };
         let t = dialogue::step(&ctx, self.session.clone(), self.profile.clone(), input);
         self.session = t.session;
@@ -360,6 +362,49 @@ fn an_album_of_three_photos_is_collected_and_done_shows_the_count() {
         panic!("drafting")
     };
     assert_eq!(d.answers["screenshots"].files().len(), 3);
+}
+
+#[test]
+fn over_the_send_limit_the_draft_stays_and_a_critical_kind_shows_the_hotline() {
+    for (kind, critical) in [("report-problem", false), ("base-station-install", true)] {
+        let mut chat = Chat::new();
+        chat.press(&format!("k:{kind}"));
+        for _ in 0..40 {
+            if chat.in_review() {
+                break;
+            }
+            let (index, _field, ty, optional) = chat.asking().expect("a step is asked");
+            if optional {
+                chat.press(&format!("skip:{index}"));
+            } else {
+                chat.send(valid_answer(ty));
+                if ty == FieldType::Files {
+                    chat.press(&format!("done:{index}"));
+                }
+            }
+        }
+        assert!(chat.in_review(), "{kind}");
+        chat.send_blocked_for = Some(chrono::Duration::seconds(61));
+        let effects = chat.press("send");
+        assert!(
+            !effects.iter().any(|e| matches!(e, Effect::Submit(_))),
+            "{kind}"
+        );
+        let ids = message_ids(&effects);
+        assert!(ids.contains(&"send-limit".to_owned()), "{kind}: {ids:?}");
+        assert_eq!(
+            ids.contains(&"send-limit-hotline".to_owned()),
+            critical,
+            "{kind}"
+        );
+        assert!(chat.in_review(), "{kind}: the draft is kept at the summary");
+        chat.send_blocked_for = None;
+        let effects = chat.press("send");
+        assert!(
+            effects.iter().any(|e| matches!(e, Effect::Submit(_))),
+            "{kind}: sent later"
+        );
+    }
 }
 
 #[test]
