@@ -15,8 +15,9 @@ use intake_core::msg::Msg;
 use intake_core::sla::ProductionCalendar;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
-use crate::delivery::{self, CaseSink, Deliverer, FileSource, Outgoing, Sender, Sla};
+use crate::delivery::{self, CaseSink, Deliverer, FileSource, Sla};
 use crate::i18n::Localizer;
+use crate::storage::outbox::{Outgoing, Sender};
 
 /// Everything the terminal chat needs.
 pub struct ChatSetup {

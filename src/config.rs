@@ -2,9 +2,10 @@
 //! (`BOT_CONFIG`) for mappings and tuning. A missing or malformed setting stops the start
 //! with an error naming it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use crate::omnidesk::OmnideskMapping;
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -180,26 +181,6 @@ impl Default for BotFile {
     }
 }
 
-/// Optional Omnidesk mappings.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct OmnideskMapping {
-    /// `language_id` of created cases.
-    pub language_id: Option<u64>,
-    /// `group_id` of created cases.
-    pub group_id: Option<u64>,
-    /// Field id → custom field (`cf_N`) that also receives its value.
-    #[serde(default)]
-    pub custom_fields: BTreeMap<String, String>,
-    /// Kind id → label ids.
-    #[serde(default)]
-    pub labels: BTreeMap<String, Vec<u64>>,
-    /// Custom field (`cf_N`) receiving the request token.
-    pub token_field: Option<String>,
-    /// Custom field (`cf_N`) receiving the reaction deadline (`YYYY-MM-DD HH:MM`).
-    pub deadline_field: Option<String>,
-}
-
 mod defaults {
     use std::path::PathBuf;
 
@@ -329,6 +310,14 @@ impl BotFile {
     /// Draft expiry.
     pub fn draft_ttl(&self) -> Duration {
         Duration::from_secs(u64::from(self.draft_ttl_days) * 24 * 3600)
+    }
+
+    /// How long data about people is kept.
+    pub fn retention(&self) -> crate::storage::Retention {
+        crate::storage::Retention {
+            draft: self.draft_ttl(),
+            profile: self.profile_ttl(),
+        }
     }
 
     /// Profile expiry (after the last use).

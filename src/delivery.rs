@@ -4,41 +4,18 @@
 use std::sync::Arc;
 
 use futures::TryStreamExt;
-use intake_core::dialogue::{Answer, Request};
+use intake_core::dialogue::Answer;
 use intake_core::msg::Msg;
-use serde::{Deserialize, Serialize};
 use teloxide::prelude::*;
 
 use intake_core::sla::{ProductionCalendar, WorkSchedule};
 use intake_core::urgency::Urgency;
 
-use crate::config::OmnideskMapping;
 use crate::i18n::Localizer;
-use crate::omnidesk::{Attachment, CreatedCase, NewCase, OmnideskClient, OmnideskError};
-
-/// Who sent a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sender {
-    /// Telegram user id.
-    pub id: u64,
-    /// `@username`, when set.
-    pub username: Option<String>,
-    /// First and last name.
-    pub full_name: String,
-}
-
-/// A request waiting for delivery, with what is needed to answer its author.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outgoing {
-    /// The request.
-    pub request: Request,
-    /// Chat to send the case number to.
-    pub chat_id: i64,
-    /// The author.
-    pub sender: Sender,
-    /// Language of the author's messages.
-    pub lang: String,
-}
+use crate::omnidesk::{
+    Attachment, CreatedCase, NewCase, OmnideskClient, OmnideskError, OmnideskMapping,
+};
+use crate::storage::outbox::Outgoing;
 
 /// Why a delivery failed.
 #[derive(Debug, thiserror::Error)]
@@ -509,7 +486,10 @@ pub fn registered_messages(
 
 #[cfg(test)]
 mod tests {
+    use intake_core::dialogue::Request;
     use intake_core::domain::{Email, FreeText};
+
+    use crate::storage::outbox::Sender;
     use intake_core::urgency::Urgency;
 
     use super::*;

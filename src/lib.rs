@@ -2,13 +2,20 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: settings from the environment and `BOT_CONFIG`.
-//! - [`startup`]: [`startup::Application`], built the same way by `main` and the tests.
-//! - [`telegram`]: the Telegram adapter around the pure dialogue of `intake_core`.
-//! - [`storage`]: sessions, profiles and the outbox, in Redis or an embedded SQLite file.
-//! - [`delivery`] and [`omnidesk`]: turning a finished request into an Omnidesk case.
-//! - [`i18n`]: fluent texts; [`telemetry`]: logging.
-//! - [`qr`]: QR sticker sheets whose codes open the bot with a station or modem known.
+//! Layers, each using only those below it (`tests/layers.rs` keeps it so):
+//!
+//! 1. The pure core, `intake_core` (its own crate: no I/O, no async).
+//! 2. Adapters: [`storage`] (sessions, profiles, the outbox and its records), [`omnidesk`]
+//!    (the API client and its mapping), [`i18n`], [`metrics`], [`sender`] (outgoing
+//!    Telegram messages, one paced queue per chat), [`telemetry`], [`cli`]; then
+//!    [`dry_run`] (cases into a folder).
+//! 3. [`delivery`] (building a case, streaming its files), then [`worker`] (the outbox
+//!    worker).
+//! 4. [`telegram`]: the update handler and the polling/webhook listeners; it talks to the
+//!    worker through a small handle.
+//! 5. [`ops`] (`/healthz`, `/metrics`), [`config`] (settings, read by the entry points
+//!    only), [`check`], [`startup`] (builds the application).
+//! 6. Entry points: `main`, [`chat`], [`qr`].
 
 pub mod chat;
 pub mod check;
@@ -17,10 +24,11 @@ pub mod config;
 pub mod delivery;
 pub mod dry_run;
 pub mod i18n;
+pub mod metrics;
 pub mod omnidesk;
 pub mod ops;
-pub mod outbox;
 pub mod qr;
+pub mod sender;
 pub mod startup;
 pub mod storage;
 pub mod telegram;

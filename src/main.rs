@@ -250,7 +250,13 @@ async fn worker() -> anyhow::Result<()> {
 async fn outbox(action: OutboxCmd) -> anyhow::Result<()> {
     let (url, file) = Settings::storage_from_env()?;
     let url = url.as_ref().map(|u| u.expose_secret());
-    let store = waviot_support_bot::storage::Store::open(url, &file).await?;
+    let store = waviot_support_bot::storage::Store::open(
+        url,
+        &file.redis_prefix,
+        &file.data_file,
+        file.retention(),
+    )
+    .await?;
     let outbox = store.outbox();
     match action {
         OutboxCmd::List => {

@@ -15,10 +15,11 @@ use teloxide::prelude::*;
 use crate::config::Settings;
 use crate::delivery::{CaseSink, Deliverer, FileSource, Sla};
 use crate::i18n::{LANGUAGES, Localizer};
+use crate::metrics::Metrics;
 use crate::omnidesk::OmnideskClient;
-use crate::ops::Metrics;
+use crate::sender::{Outbound, SendLimits};
 use crate::storage::Store;
-use crate::telegram::{self, AppState, FloodGuard, Outbound, SendLimits};
+use crate::telegram::{self, AppState, FloodGuard};
 use crate::worker::{Worker, WorkerConfig, WorkerHandle};
 use intake_core::sla::ProductionCalendar;
 use tokio_util::sync::CancellationToken;
@@ -171,7 +172,13 @@ pub fn bot(settings: &Settings) -> Bot {
 /// Redis is unreachable, or the file cannot be opened.
 pub async fn store(settings: &Settings) -> anyhow::Result<Store> {
     let url = settings.redis.url.as_ref().map(ExposeSecret::expose_secret);
-    Store::open(url, &settings.bot).await
+    Store::open(
+        url,
+        &settings.bot.redis_prefix,
+        &settings.bot.data_file,
+        settings.bot.retention(),
+    )
+    .await
 }
 
 /// Runs only the delivery worker, with `/healthz` and `/metrics` on `HTTP_ADDR`, until
@@ -242,7 +249,10 @@ impl Application {
             store,
             catalog,
             hosts,
-            &worker,
+            i18n.clone(),
+            worker.handle.clone(),
+            worker.outbound.clone(),
+            worker.metrics.clone(),
             Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
             FloodGuard::new(
                 bot_cfg.flood_max_updates,

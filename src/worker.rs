@@ -1,7 +1,7 @@
 //! The delivery worker: claims due requests from the [`Outbox`], creates their cases
 //! exactly once, tells the users their case numbers, retries what failed.
 //!
-//! Every bot process runs one; they may share a store (see [`crate::outbox`] for why that
+//! Every bot process runs one; they may share a store (see [`crate::storage::outbox`] for why that
 //! is safe). A worker claims only as many requests as it has free slots
 //! (`delivery-concurrency`), and claims again as soon as one frees up, so a delivery that
 //! hangs until a timeout holds back no other. Every claimed request's lease is kept alive
@@ -23,9 +23,9 @@ use tracing::Instrument;
 use crate::delivery::{self, Deliverer, short_token};
 use crate::i18n::Localizer;
 use crate::omnidesk::OmnideskError;
-use crate::outbox::{CaseRef, Claim, Entry, Outbox, now_ms};
+use crate::sender::Outbound;
 use crate::storage::Store;
-use crate::telegram::Outbound;
+use crate::storage::outbox::{CaseRef, Claim, Entry, Outbox, now_ms};
 
 /// Fetches of one attachment that may fail before it is left out of the case.
 const MAX_FILE_TRIES: u32 = 3;
@@ -140,7 +140,7 @@ pub struct Worker {
     /// Outgoing messages, one paced queue per chat (shared with the bot).
     pub outbound: Arc<Outbound>,
     /// Counters for `/metrics`.
-    pub metrics: Arc<crate::ops::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Worker {

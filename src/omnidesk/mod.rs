@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 
 /// The bytes of an attachment, as they arrive from their source.
 pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;
@@ -359,4 +360,24 @@ fn case_form(case: NewCase) -> Result<reqwest::multipart::Form, String> {
         form = form.part(format!("case[attachments][{i}]"), part);
     }
     Ok(form)
+}
+
+/// Optional Omnidesk mappings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OmnideskMapping {
+    /// `language_id` of created cases.
+    pub language_id: Option<u64>,
+    /// `group_id` of created cases.
+    pub group_id: Option<u64>,
+    /// Field id → custom field (`cf_N`) that also receives its value.
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, String>,
+    /// Kind id → label ids.
+    #[serde(default)]
+    pub labels: BTreeMap<String, Vec<u64>>,
+    /// Custom field (`cf_N`) receiving the request token.
+    pub token_field: Option<String>,
+    /// Custom field (`cf_N`) receiving the reaction deadline (`YYYY-MM-DD HH:MM`).
+    pub deadline_field: Option<String>,
 }

@@ -11,9 +11,9 @@ use intake_core::dialogue::{Answer, Profile, Request, Session, StoredSession};
 use intake_core::domain::{Email, FreeText};
 use intake_core::urgency::Urgency;
 
+use super::outbox::{Outgoing, Sender};
 use super::{LoadedSession, Store};
-use crate::delivery::{Outgoing, Sender};
-use crate::outbox::{Claim, Entry, now_ms};
+use crate::storage::outbox::{Claim, Entry, now_ms};
 
 const TTL: Duration = Duration::from_secs(60);
 const LEASE: Duration = Duration::from_secs(60);
@@ -125,7 +125,7 @@ fn claimed(claims: &[Claim]) -> Vec<Entry> {
 }
 
 /// Claims exactly one entry (the only one due) and returns its claim.
-async fn claim_one(outbox: &crate::outbox::Outbox, lease: Duration) -> Claim {
+async fn claim_one(outbox: &crate::storage::outbox::Outbox, lease: Duration) -> Claim {
     let mut claims = outbox.claim(lease, 10).await.expect("claim");
     assert_eq!(claims.len(), 1, "one entry claimed");
     claims.remove(0)

@@ -25,7 +25,7 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
 use super::{Retention, SENDS_KEPT};
-use crate::outbox::{DELIVERED_TTL, Entry, Parked, now_ms, unpark};
+use crate::storage::outbox::{DELIVERED_TTL, Entry, Parked, now_ms, unpark};
 
 /// Claims due ids: KEYS = due, items, held, token counter; ARGV = now, until, max.
 /// Returns the claim's token followed by the entries' JSON.

@@ -28,7 +28,7 @@ use intake_core::dialogue::{Profile, StoredSession};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{Retention, SENDS_KEPT};
-use crate::outbox::{DELIVERED_TTL, Entry, Parked, millis, now_ms, unpark};
+use crate::storage::outbox::{DELIVERED_TTL, Entry, Parked, millis, now_ms, unpark};
 
 /// The schema this code writes.
 const SCHEMA_VERSION: i64 = 2;

@@ -8,8 +8,6 @@
 
 mod extract;
 mod guard;
-mod limits;
-mod outbound;
 mod polling;
 mod render;
 pub mod webhook;
@@ -29,16 +27,16 @@ use teloxide::prelude::*;
 use teloxide::types::{BotCommand, ChatId, Me, MessageId, UpdateKind};
 use tracing::Instrument;
 
-use crate::delivery::{Outgoing, Sender};
 use crate::i18n::Localizer;
-use crate::outbox::Entry;
+use crate::metrics::Metrics;
+use crate::sender::{Op, Outbound};
+use crate::storage::outbox::Entry;
+use crate::storage::outbox::{Outgoing, Sender};
 use crate::storage::{LoadedSession, Store};
 use crate::worker::WorkerHandle;
 
 pub use extract::command;
 pub use guard::{FloodGuard, Verdict};
-pub use limits::SendLimits;
-pub use outbound::{Op, Outbound};
 pub use polling::{AckPolling, InFlight};
 pub use render::text as render_text;
 
@@ -59,7 +57,7 @@ pub struct AppState {
     /// Chats sending too much.
     pub flood: FloodGuard,
     /// Counters for `/metrics`.
-    pub metrics: Arc<crate::ops::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Updates being handled (polling confirms only up to the oldest of them).
     pub in_flight: Arc<InFlight>,
     /// How long the user waits for the case number before being told it will follow.
@@ -76,27 +74,30 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Bundles the parts; the worker's handle, outgoing queues and counters are shared
-    /// with it.
+    /// Bundles the parts; the worker's handle, the outgoing queues and the counters are
+    /// shared with the delivery worker.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         catalog: Catalog,
         hosts: HostPolicy,
-        worker: &crate::worker::Worker,
+        i18n: Arc<Localizer>,
+        worker: WorkerHandle,
+        outbound: Arc<Outbound>,
+        metrics: Arc<Metrics>,
         answer_wait: Duration,
         flood: FloodGuard,
     ) -> Self {
-        let i18n = worker.i18n.clone();
         let reply_labels = render::reply_labels(&i18n);
         Self {
             store,
             catalog,
             i18n,
             hosts,
-            worker: worker.handle.clone(),
-            outbound: worker.outbound.clone(),
+            worker,
+            outbound,
             flood,
-            metrics: worker.metrics.clone(),
+            metrics,
             in_flight: Arc::default(),
             answer_wait,
             sends_allowed: (10, 30),
@@ -161,7 +162,7 @@ pub(crate) async fn handle_update(bot: Bot, update: Update, state: Arc<AppState>
     state
         .metrics
         .updates
-        .get_or_create(&crate::ops::KindLabel {
+        .get_or_create(&crate::metrics::KindLabel {
             kind: kind.to_owned(),
         })
         .inc();

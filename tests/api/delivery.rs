@@ -17,7 +17,7 @@ async fn send_request(app: &TestApp, user: &TestUser) {
     app.expect(user, &app.tx("ru", "sending")).await;
 }
 
-async fn outbox_of(app: &TestApp) -> waviot_support_bot::outbox::Outbox {
+async fn outbox_of(app: &TestApp) -> waviot_support_bot::storage::outbox::Outbox {
     Store::connect(&redis_url(), &app.prefix, Duration::from_secs(60))
         .await
         .expect("redis")

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use intake_core::dialogue::{Answer, Request};
 use intake_core::domain::{Email, FreeText};
 use intake_core::urgency::Urgency;
-use waviot_support_bot::delivery::{Outgoing, Sender, short_token};
-use waviot_support_bot::outbox::{Entry, Outbox};
+use waviot_support_bot::delivery::short_token;
 use waviot_support_bot::storage::Store;
+use waviot_support_bot::storage::outbox::{Entry, Outbox};
+use waviot_support_bot::storage::outbox::{Outgoing, Sender};
 
 use crate::fake_omnidesk::{Behaviour, FakeOmnidesk};
 use crate::fake_telegram::FakeTelegram;

@@ -1,6 +1,6 @@
 //! Pacing of outgoing messages to stay under Telegram's limits: about 30 messages a
 //! second overall and about one a second per chat (short bursts allowed). 429 answers
-//! are still handled by waiting `retry_after` ([`super::send_text`]).
+//! are still handled by waiting `retry_after` ([`super::Outbound`]).
 
 use std::num::NonZeroU32;
 

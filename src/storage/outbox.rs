@@ -46,8 +46,33 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::Outgoing;
-use crate::storage::{Backend, dispatch};
+use intake_core::dialogue::Request;
+
+use super::{Backend, dispatch};
+
+/// Who sent a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    /// Telegram user id.
+    pub id: u64,
+    /// `@username`, when set.
+    pub username: Option<String>,
+    /// First and last name.
+    pub full_name: String,
+}
+
+/// A request waiting for delivery, with what is needed to answer its author.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// The request.
+    pub request: Request,
+    /// Chat to send the case number to.
+    pub chat_id: i64,
+    /// The author.
+    pub sender: Sender,
+    /// Language of the author's messages.
+    pub lang: String,
+}
 
 /// A created case, as recorded in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

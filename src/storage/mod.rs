@@ -27,7 +27,7 @@
 //!   only if the session is still at the revision its writer read, so two processes
 //!   handling one chat at once never overwrite each other's answer.
 //! - **Blocked marks** are set, cleared and read per chat.
-//! - **Outbox** (see [`crate::outbox`] for the design): an entry is waiting (with a due time)
+//! - **Outbox** (see [`outbox`] for the design): an entry is waiting (with a due time)
 //!   or parked, or it was delivered (its case number kept 30 days). [`Outbox::claim`] takes
 //!   the entries due now and moves their due time forward by the lease *in one atomic step,
 //!   for every process sharing the store*, so two claimers never get the same entry while
@@ -67,11 +67,11 @@ use std::time::Duration;
 
 use intake_core::dialogue::{Profile, StoredSession};
 
-use crate::config::BotFile;
-use crate::outbox::{Entry, Outbox};
-
+pub mod outbox;
 mod redis_store;
 mod sqlite_store;
+
+use outbox::{Entry, Outbox};
 
 #[cfg(test)]
 mod contract_tests;
@@ -180,20 +180,21 @@ fn decode_session(raw: Option<String>) -> LoadedSession {
 }
 
 impl Store {
-    /// The store named by the settings: Redis at `redis_url` when given (keys under the
-    /// file's `redis-prefix`), else the embedded file `data-file`.
+    /// Redis at `redis_url` when given (keys under `prefix`), else the embedded file
+    /// `data_file`.
     ///
     /// # Errors
     ///
     /// Redis cannot be reached, or the file cannot be opened or created.
-    pub async fn open(redis_url: Option<&str>, file: &BotFile) -> anyhow::Result<Self> {
-        let retention = Retention {
-            draft: file.draft_ttl(),
-            profile: file.profile_ttl(),
-        };
+    pub async fn open(
+        redis_url: Option<&str>,
+        prefix: &str,
+        data_file: &Path,
+        retention: Retention,
+    ) -> anyhow::Result<Self> {
         match redis_url {
-            Some(url) => Self::connect_with(url, &file.redis_prefix, retention).await,
-            None => Self::open_file_with(&file.data_file, retention).await,
+            Some(url) => Self::connect_with(url, prefix, retention).await,
+            None => Self::open_file_with(data_file, retention).await,
         }
     }
 

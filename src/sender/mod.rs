@@ -1,4 +1,4 @@
-//! Outgoing messages, one paced queue per chat.
+//! The Telegram sender: outgoing messages, one paced queue per chat.
 //!
 //! A handler (or the delivery worker) puts what it has to say in the chat's queue and goes
 //! on; a task per chat with something queued sends it in order, waiting for the pacing
@@ -15,7 +15,9 @@ use teloxide::prelude::*;
 use teloxide::types::{ChatId, InlineKeyboardMarkup, MessageId, ReplyMarkup};
 use tokio::sync::oneshot;
 
-use super::SendLimits;
+mod limits;
+
+pub use limits::SendLimits;
 
 /// Tries of one message when Telegram answers 429.
 const TRIES: u32 = 3;
