@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::delivery::{self, CaseSink, Deliverer, FileSource, Sla};
 use crate::i18n::Localizer;
-use crate::storage::outbox::{Outgoing, Sender};
+use crate::storage::outbox::{Sender, Submission};
 
 /// Everything the terminal chat needs.
 pub struct ChatSetup {
@@ -245,7 +245,7 @@ pub async fn run(
                 Effect::ClearOriginKeyboard | Effect::Forget => {}
                 Effect::Submit(request) => {
                     writeln!(out, "\n{}", setup.i18n.text(&lang, "sending"))?;
-                    let outgoing = Outgoing {
+                    let outgoing = Submission {
                         request: *request,
                         chat_id: 0,
                         sender: Sender {

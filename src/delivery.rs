@@ -5,17 +5,15 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use intake_core::dialogue::Answer;
-use intake_core::msg::Msg;
 use teloxide::prelude::*;
 
-use intake_core::sla::{ProductionCalendar, WorkSchedule};
-use intake_core::urgency::Urgency;
+use intake_core::case::{self, BodyLine};
 
 use crate::i18n::Localizer;
 use crate::omnidesk::{
     Attachment, CreatedCase, NewCase, OmnideskClient, OmnideskError, OmnideskMapping,
 };
-use crate::storage::outbox::Outgoing;
+use crate::storage::outbox::Submission;
 
 /// Why a delivery failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,19 +43,25 @@ pub struct FileError {
 /// The language agents read cases in.
 const AGENT_LANG: &str = "ru";
 
-/// Short token identifying a request in its case subject, e.g. `TG-3F2A9C1B`.
-pub fn short_token(request_id: &str) -> String {
-    let head: String = request_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
-        .collect();
-    format!("TG-{}", head.to_ascii_uppercase())
+pub use intake_core::case::{Reaction, Sla, registered_messages, short_token};
+
+/// Renders one line of the case body for an agent.
+fn render_line(i18n: &Localizer, line: &BodyLine) -> Vec<String> {
+    let label = |field: &str| i18n.text(AGENT_LANG, &format!("field-{field}"));
+    match line {
+        BodyLine::Msg(m) => vec![i18n.render(AGENT_LANG, m)],
+        BodyLine::Field { field, value } => vec![format!("{}: {value}", label(field))],
+        BodyLine::Quoted { field, lines } => std::iter::once(format!("{}:", label(field)))
+            .chain(lines.iter().map(|l| format!("> {l}")))
+            .collect(),
+        BodyLine::Blank => vec![String::new()],
+    }
 }
 
-/// Builds the case (without attachments) an agent will read.
+/// Builds the case (without attachments) an agent will read: the core's subject and body
+/// rendered in the agents' language, with the account's mappings.
 pub fn build_case(
-    out: &Outgoing,
+    out: &Submission,
     i18n: &Localizer,
     mapping: &OmnideskMapping,
     sla: &Sla,
@@ -66,99 +70,17 @@ pub fn build_case(
     let req = &out.request;
     let kind_label = i18n.text(AGENT_LANG, &format!("kind-{}", req.kind));
     let token = short_token(&req.id);
-    let summary = req
-        .fields
+    let subject = case::subject(&kind_label, req);
+    if let Reaction::HoursOnly { year, .. } = sla.reaction(req.urgency, req.submitted_at) {
+        tracing::warn!(
+            year,
+            "the production calendar needs updating: no data for this year"
+        );
+    }
+    let lines: Vec<String> = case::body(out, &kind_label, sla, left_out)
         .iter()
-        .find_map(|(_, a)| match a {
-            Answer::Text(t) => Some(t.to_string()),
-            _ => None,
-        })
-        .unwrap_or_default();
-    let first_line = summary.lines().next().unwrap_or("").trim().to_owned();
-    let suffix = format!(" [{token}]");
-    let mut subject = kind_label.clone();
-    if !first_line.is_empty() {
-        subject.push_str(": ");
-        subject.push_str(&first_line);
-    }
-    let room = 255 - suffix.chars().count();
-    if subject.chars().count() > room {
-        subject = subject.chars().take(room - 1).collect::<String>() + "…";
-    }
-    subject.push_str(&suffix);
-
-    let mut lines = vec![
-        i18n.render(
-            AGENT_LANG,
-            &Msg::new("case-kind").arg("kind", kind_label.clone()),
-        ),
-        i18n.render(
-            AGENT_LANG,
-            &sla.urgency_message(req.urgency, req.submitted_at),
-        ),
-        String::new(),
-    ];
-    for (field, answer) in &req.fields {
-        let label = i18n.text(AGENT_LANG, &format!("field-{field}"));
-        let value = match answer {
-            Answer::Files(files) => format!(
-                "{} ({})",
-                files.len(),
-                files
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            other => other.display(),
-        };
-        if value.contains('\n') {
-            // Quoted, so that a line of the answer cannot pass for a field of the case.
-            lines.push(format!("{label}:"));
-            lines.extend(value.lines().map(|l| format!("> {l}")));
-        } else {
-            lines.push(format!("{label}: {value}"));
-        }
-    }
-    let missing: Vec<&str> = req
-        .files()
-        .filter(|f| left_out.contains(&f.file_id))
-        .map(|f| f.name.as_str())
+        .flat_map(|l| render_line(i18n, l))
         .collect();
-    if !missing.is_empty() {
-        lines.push(i18n.render(
-            AGENT_LANG,
-            &Msg::new("case-files-missing").arg("names", missing.join(", ")),
-        ));
-    }
-    lines.push(String::new());
-    let username = out
-        .sender
-        .username
-        .as_ref()
-        .map(|u| format!(" @{u}"))
-        .unwrap_or_default();
-    lines.push(
-        i18n.render(
-            AGENT_LANG,
-            &Msg::new("case-sent-by")
-                .arg("name", format!("{}{username}", out.sender.full_name))
-                .arg("id", out.sender.id.to_string())
-                .arg("lang", out.lang.clone()),
-        ),
-    );
-    lines.push(
-        i18n.render(
-            AGENT_LANG,
-            &Msg::new("case-sent-at")
-                .arg(
-                    "time",
-                    req.submitted_at.format("%d.%m.%Y %H:%M").to_string(),
-                )
-                .arg("token", token.clone())
-                .arg("id", req.id.clone()),
-        ),
-    );
     let content = lines.join("\n");
     let content_html = lines
         .iter()
@@ -347,7 +269,7 @@ impl Deliverer {
     /// The first attachment that could not be opened.
     pub async fn open_attachments(
         &self,
-        out: &Outgoing,
+        out: &Submission,
         left_out: &[String],
     ) -> Result<Vec<Attachment>, FileError> {
         let mut attachments = Vec::new();
@@ -368,7 +290,7 @@ impl Deliverer {
     #[tracing::instrument(skip_all, fields(request.id = %out.request.id, request.kind = %out.request.kind), err(Display))]
     pub async fn create(
         &self,
-        out: &Outgoing,
+        out: &Submission,
         attachments: Vec<Attachment>,
         left_out: &[String],
     ) -> Result<CreatedCase, OmnideskError> {
@@ -385,112 +307,20 @@ impl Deliverer {
     /// # Errors
     ///
     /// Omnidesk failed (classified by [`OmnideskError`]) or a file could not be fetched.
-    pub async fn deliver(&self, out: &Outgoing) -> Result<CreatedCase, DeliveryError> {
+    pub async fn deliver(&self, out: &Submission) -> Result<CreatedCase, DeliveryError> {
         let attachments = self.open_attachments(out, &[]).await?;
         Ok(self.create(out, attachments, &[]).await?)
     }
 }
 
-/// The reaction-time rules: the desk's schedule on the production calendar.
-#[derive(Debug, Clone)]
-pub struct Sla {
-    /// Working hours.
-    pub schedule: WorkSchedule,
-    /// Days off, working weekends, shortened days.
-    pub calendar: ProductionCalendar,
-}
-
-/// The reaction deadline of a request, as far as it can be known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reaction {
-    /// Due within `hours` working hours, at `due` (in the schedule's zone).
-    Due {
-        /// Working hours allowed.
-        hours: u32,
-        /// Deadline.
-        due: chrono::DateTime<chrono_tz::Tz>,
-    },
-    /// Due within `hours` working hours; the calendar does not cover the dates.
-    HoursOnly {
-        /// Working hours allowed.
-        hours: u32,
-    },
-    /// Agreed with the support specialist.
-    Agreed,
-}
-
-impl Sla {
-    /// The reaction deadline for `urgency` of a request registered at `at`.
-    pub fn reaction(&self, urgency: Urgency, at: chrono::DateTime<chrono::Utc>) -> Reaction {
-        let Some(hours) = urgency.reaction_hours() else {
-            return Reaction::Agreed;
-        };
-        match intake_core::sla::deadline(at, hours, &self.schedule, &self.calendar) {
-            Ok(due) => Reaction::Due { hours, due },
-            Err(e) => {
-                tracing::warn!(
-                    year = e.year,
-                    "the production calendar needs updating: no data for this year"
-                );
-                Reaction::HoursOnly { hours }
-            }
-        }
-    }
-
-    /// The urgency line: level, reaction time and, when known, the deadline.
-    pub fn urgency_message(&self, urgency: Urgency, at: chrono::DateTime<chrono::Utc>) -> Msg {
-        let level = format!("urgency-name-{}", urgency.as_str());
-        match self.reaction(urgency, at) {
-            Reaction::Due { hours, due } => {
-                let msg = Msg::new("reaction-due")
-                    .arg_ref("level", level)
-                    .arg("hours", hours)
-                    .arg("deadline", due.format("%d.%m.%Y %H:%M").to_string());
-                // Moscow time has a name people know (МСК / MSK); other zones go by id.
-                if self.schedule.time_zone() == chrono_tz::Europe::Moscow {
-                    msg.arg_ref("zone", "zone-moscow")
-                } else {
-                    msg.arg("zone", self.schedule.time_zone().name())
-                }
-            }
-            Reaction::HoursOnly { hours } => Msg::new("reaction-hours")
-                .arg_ref("level", level)
-                .arg("hours", hours),
-            Reaction::Agreed => Msg::new("reaction-agreed").arg_ref("level", level),
-        }
-    }
-}
-
-/// The confirmation a user gets once the case exists; files in `left_out` (file ids)
-/// are named as not received.
-pub fn registered_messages(
-    out: &Outgoing,
-    case_number: &str,
-    sla: &Sla,
-    left_out: &[String],
-) -> Vec<Msg> {
-    let mut msgs = vec![
-        Msg::new("registered").arg("number", case_number.to_owned()),
-        sla.urgency_message(out.request.urgency, out.request.submitted_at),
-    ];
-    if out.request.urgency == Urgency::Critical {
-        msgs.push(Msg::new("notice-hotline"));
-    }
-    for file in out.request.files() {
-        if left_out.contains(&file.file_id) {
-            msgs.push(Msg::new("registered-file-missing").arg("name", file.name.clone()));
-        }
-    }
-    msgs
-}
-
 #[cfg(test)]
 mod tests {
-    use intake_core::dialogue::Request;
+    use intake_core::dialogue::{Answer, Request};
     use intake_core::domain::{Email, FreeText};
+    use intake_core::sla::{ProductionCalendar, WorkSchedule};
+    use intake_core::urgency::Urgency;
 
     use crate::storage::outbox::Sender;
-    use intake_core::urgency::Urgency;
 
     use super::*;
 
@@ -499,9 +329,9 @@ mod tests {
             .expect("locales")
     }
 
-    fn outgoing(description: &str) -> Outgoing {
+    fn outgoing(description: &str) -> Submission {
         let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
-        Outgoing {
+        Submission {
             request: Request {
                 id: "3f2a9c1b00000000000000000000000a".to_owned(),
                 kind: "custom-development".to_owned(),

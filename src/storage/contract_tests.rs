@@ -11,7 +11,7 @@ use intake_core::dialogue::{Answer, Profile, Request, Session, StoredSession};
 use intake_core::domain::{Email, FreeText};
 use intake_core::urgency::Urgency;
 
-use super::outbox::{Outgoing, Sender};
+use super::outbox::{Sender, Submission};
 use super::{LoadedSession, Store};
 use crate::storage::outbox::{Claim, Entry, now_ms};
 
@@ -133,7 +133,7 @@ async fn claim_one(outbox: &crate::storage::outbox::Outbox, lease: Duration) -> 
 
 fn entry(i: usize) -> Entry {
     let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
-    Entry::new(Outgoing {
+    Entry::new(Submission {
         request: Request {
             id: uuid::Uuid::new_v4().simple().to_string(),
             kind: "custom-development".to_owned(),

@@ -46,33 +46,9 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use intake_core::dialogue::Request;
+pub use intake_core::case::{Sender, Submission};
 
 use super::{Backend, dispatch};
-
-/// Who sent a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sender {
-    /// Telegram user id.
-    pub id: u64,
-    /// `@username`, when set.
-    pub username: Option<String>,
-    /// First and last name.
-    pub full_name: String,
-}
-
-/// A request waiting for delivery, with what is needed to answer its author.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outgoing {
-    /// The request.
-    pub request: Request,
-    /// Chat to send the case number to.
-    pub chat_id: i64,
-    /// The author.
-    pub sender: Sender,
-    /// Language of the author's messages.
-    pub lang: String,
-}
 
 /// A created case, as recorded in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +63,7 @@ pub struct CaseRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// The request and its author.
-    pub outgoing: Outgoing,
+    pub outgoing: Submission,
     /// Delivery attempts started so far.
     #[serde(default)]
     pub attempts: u32,
@@ -115,7 +91,7 @@ pub struct Entry {
 
 impl Entry {
     /// A fresh entry for a just-sent request.
-    pub fn new(outgoing: Outgoing) -> Self {
+    pub fn new(outgoing: Submission) -> Self {
         Self {
             outgoing,
             attempts: 0,

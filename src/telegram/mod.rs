@@ -31,7 +31,7 @@ use crate::i18n::Localizer;
 use crate::metrics::Metrics;
 use crate::sender::{Op, Outbound};
 use crate::storage::outbox::Entry;
-use crate::storage::outbox::{Outgoing, Sender};
+use crate::storage::outbox::{Sender, Submission};
 use crate::storage::{LoadedSession, Store};
 use crate::worker::WorkerHandle;
 
@@ -404,7 +404,7 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
     tracing::Span::current().record("step", step_label(&t.session).as_str());
     let lang = lang_of(&t.profile);
     let outgoing = t.effects.iter().find_map(|e| match e {
-        Effect::Submit(req) => Some(Outgoing {
+        Effect::Submit(req) => Some(Submission {
             request: (**req).clone(),
             chat_id: chat.0,
             sender: Sender {

@@ -11,7 +11,7 @@ use intake_core::urgency::Urgency;
 use waviot_support_bot::delivery::short_token;
 use waviot_support_bot::storage::Store;
 use waviot_support_bot::storage::outbox::{Entry, Outbox};
-use waviot_support_bot::storage::outbox::{Outgoing, Sender};
+use waviot_support_bot::storage::outbox::{Sender, Submission};
 
 use crate::fake_omnidesk::{Behaviour, FakeOmnidesk};
 use crate::fake_telegram::FakeTelegram;
@@ -19,7 +19,7 @@ use crate::helpers::{API_KEY, STAFF_EMAIL, redis_url};
 
 pub fn entry(i: usize) -> Entry {
     let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
-    Entry::new(Outgoing {
+    Entry::new(Submission {
         request: Request {
             id: uuid::Uuid::new_v4().simple().to_string(),
             kind: "custom-development".to_owned(),

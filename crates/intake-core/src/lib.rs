@@ -11,7 +11,10 @@
 //! - [`form`]: the request kinds and fields, loaded from `dialogues/*.toml`.
 //! - [`dialogue`]: the state machine that walks a user through a kind.
 //! - [`sla`]: working-hours deadlines on the Russian production calendar.
+//! - [`case`]: what a sent request becomes in the helpdesk (token, subject, body, the
+//!   urgency line).
 
+pub mod case;
 pub mod dialogue;
 pub mod domain;
 pub mod form;
