@@ -100,6 +100,62 @@ fn guess_mime(path: &Path) -> &'static str {
     }
 }
 
+/// What a typed line means: a pressed button (by number), a file, a contact, a location,
+/// a command or text; `Err` with a message when it names a file that is not there.
+fn parse_line(line: &str, buttons: &[String]) -> Result<Input, Msg> {
+    if let Ok(n) = line.parse::<usize>()
+        && (1..=buttons.len()).contains(&n)
+    {
+        return Ok(Input::Button(buttons[n - 1].clone()));
+    }
+    if let Some(path) = line.strip_prefix("/attach ") {
+        let path = Path::new(path.trim());
+        return match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => Ok(Input::Document(FileInput {
+                file_id: path.display().to_string(),
+                unique_id: path.display().to_string(),
+                name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                mime: Some(guess_mime(path).to_owned()),
+                size: Some(meta.len()),
+            })),
+            _ => Err(Msg::new("chat-attach-missing").arg("path", path.display().to_string())),
+        };
+    }
+    if let Some(phone) = line.strip_prefix("/contact ") {
+        return Ok(Input::Contact {
+            phone: phone.trim().to_owned(),
+            own: true,
+        });
+    }
+    if let Some(coords) = line.strip_prefix("/location ") {
+        let nums: Vec<f64> = coords
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if let [lat, lon] = nums.as_slice() {
+            return Ok(Input::Location {
+                lat: *lat,
+                lon: *lon,
+            });
+        }
+        return Ok(Input::Text(line.to_owned()));
+    }
+    Ok(Input::from_command_line(line).unwrap_or_else(|| Input::Text(line.to_owned())))
+}
+
+/// The next line of input: `Ok(None)` at the end, `Ok(Some(Err(())))` for a line that is
+/// not UTF-8.
+async fn next_line(
+    input: &mut (impl AsyncBufRead + Unpin),
+    raw: &mut Vec<u8>,
+) -> std::io::Result<Option<Result<String, ()>>> {
+    raw.clear();
+    if input.read_until(b'\n', raw).await? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(String::from_utf8(std::mem::take(raw)).map_err(|_| ())))
+}
+
 /// Runs the conversation until the input ends (or `/quit`).
 ///
 /// # Errors
@@ -107,11 +163,10 @@ fn guess_mime(path: &Path) -> &'static str {
 /// Writing to `out` failed.
 pub async fn run(
     setup: &ChatSetup,
-    input: impl AsyncBufRead + Unpin,
+    mut input: impl AsyncBufRead + Unpin,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let lang = setup.lang.as_str();
-    let t = |m: &Msg| setup.i18n.render(lang, m);
     writeln!(out, "{}", setup.i18n.text(lang, "chat-intro"))?;
     if setup.deliverer.is_dry_run() {
         writeln!(out, "{}", setup.i18n.text(lang, "chat-dry-run"))?;
@@ -122,25 +177,19 @@ pub async fn run(
         ..Profile::default()
     };
     let mut buttons: Vec<String> = Vec::new();
-    let mut input = input;
     let mut raw = Vec::new();
     let mut pending = Some("/start".to_owned());
     loop {
         let line = match pending.take() {
             Some(l) => l,
-            None => {
-                raw.clear();
-                if input.read_until(b'\n', &mut raw).await? == 0 {
-                    break;
+            None => match next_line(&mut input, &mut raw).await? {
+                None => break,
+                Some(Ok(l)) => l,
+                Some(Err(())) => {
+                    writeln!(out, "{}", setup.i18n.text(lang, "chat-invalid-utf8"))?;
+                    continue;
                 }
-                match String::from_utf8(std::mem::take(&mut raw)) {
-                    Ok(l) => l,
-                    Err(_) => {
-                        writeln!(out, "{}", setup.i18n.text(lang, "chat-invalid-utf8"))?;
-                        continue;
-                    }
-                }
-            }
+            },
         };
         let line = line.trim();
         if line.is_empty() {
@@ -149,54 +198,13 @@ pub async fn run(
         if line == "/quit" || line == "/exit" {
             break;
         }
-        let input =
-            if let Ok(n) = line.parse::<usize>()
-                && n >= 1
-                && n <= buttons.len()
-            {
-                Input::Button(buttons[n - 1].clone())
-            } else if let Some(path) = line.strip_prefix("/attach ") {
-                let path = Path::new(path.trim());
-                match std::fs::metadata(path) {
-                    Ok(meta) if meta.is_file() => Input::Document(FileInput {
-                        file_id: path.display().to_string(),
-                        unique_id: path.display().to_string(),
-                        name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                        mime: Some(guess_mime(path).to_owned()),
-                        size: Some(meta.len()),
-                    }),
-                    _ => {
-                        writeln!(
-                            out,
-                            "{}",
-                            t(&Msg::new("chat-attach-missing")
-                                .arg("path", path.display().to_string()))
-                        )?;
-                        continue;
-                    }
-                }
-            } else if let Some(phone) = line.strip_prefix("/contact ") {
-                Input::Contact {
-                    phone: phone.trim().to_owned(),
-                    own: true,
-                }
-            } else if let Some(coords) = line.strip_prefix("/location ") {
-                let nums: Vec<f64> = coords
-                    .split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect();
-                match nums.as_slice() {
-                    [lat, lon] => Input::Location {
-                        lat: *lat,
-                        lon: *lon,
-                    },
-                    _ => Input::Text(line.to_owned()),
-                }
-            } else if let Some(command) = Input::from_command_line(line) {
-                command
-            } else {
-                Input::Text(line.to_owned())
-            };
+        let input = match parse_line(line, &buttons) {
+            Ok(input) => input,
+            Err(m) => {
+                writeln!(out, "{}", setup.i18n.render(lang, &m))?;
+                continue;
+            }
+        };
         let new_id = uuid::Uuid::new_v4().simple().to_string();
         let ctx = dialogue::Ctx {
             catalog: &setup.catalog,
@@ -210,82 +218,96 @@ pub async fn run(
         session = tr.session;
         profile = tr.profile;
         let lang = profile.lang.clone().unwrap_or_else(|| lang.to_owned());
-        let mut next_buttons = Vec::new();
-        for effect in tr.effects {
-            match effect {
-                Effect::Say(reply) => {
-                    writeln!(
-                        out,
-                        "\n{}",
-                        crate::telegram::render_text(&setup.i18n, &lang, &reply)
-                    )?;
-                    let listed: Vec<_> = match &reply.keyboard {
-                        Keyboard::Inline(rows) => rows.iter().flatten().cloned().collect(),
-                        Keyboard::Reply { request, buttons } => {
-                            let hint = match request.0 {
-                                dialogue::ReplyRequest::Contact => "/contact +7…",
-                                dialogue::ReplyRequest::Location => "/location 55.75 37.61",
-                            };
-                            writeln!(out, "  [{}: {hint}]", setup.i18n.render(&lang, &request.1))?;
-                            buttons.clone()
-                        }
-                        Keyboard::None | Keyboard::RemoveReply => Vec::new(),
-                    };
-                    for b in listed {
-                        next_buttons.push(b.data.clone());
-                        writeln!(
-                            out,
-                            "  [{}] {}",
-                            next_buttons.len(),
-                            setup.i18n.render(&lang, &b.label)
-                        )?;
-                    }
-                }
-                Effect::Toast(m) => writeln!(out, "  ({})", setup.i18n.render(&lang, &m))?,
-                Effect::ClearOriginKeyboard | Effect::Forget => {}
-                Effect::Submit(request) => {
-                    writeln!(out, "\n{}", setup.i18n.text(&lang, "sending"))?;
-                    let outgoing = Submission {
-                        request: *request,
-                        chat_id: 0,
-                        sender: Sender {
-                            id: 0,
-                            username: None,
-                            full_name: std::env::var("USER")
-                                .unwrap_or_else(|_| "terminal".to_owned()),
-                        },
-                        lang: lang.clone(),
-                    };
-                    match setup.deliverer.deliver(&outgoing).await {
-                        Ok(case) => {
-                            for m in delivery::registered_messages(
-                                &outgoing,
-                                &case.case_number,
-                                setup.deliverer.sla(),
-                                &[],
-                            ) {
-                                writeln!(out, "{}", setup.i18n.render(&lang, &m))?;
-                            }
-                            if setup.deliverer.is_dry_run() {
-                                writeln!(
-                                    out,
-                                    "{}",
-                                    t(&Msg::new("chat-dry-run-saved")
-                                        .arg("number", case.case_number))
-                                )?;
-                            }
-                        }
-                        Err(e) => {
-                            writeln!(out, "{}: {e}", setup.i18n.text(&lang, "delivery-rejected"))?
-                        }
-                    }
-                }
-            }
-        }
+        let next_buttons = perform(setup, &lang, tr.effects, out).await?;
         if !next_buttons.is_empty() {
             buttons = next_buttons;
         }
         out.flush()?;
+    }
+    Ok(())
+}
+
+/// Prints the effects of a step (numbering the buttons) and delivers a sent request;
+/// returns the numbered buttons' data.
+async fn perform(
+    setup: &ChatSetup,
+    lang: &str,
+    effects: Vec<Effect>,
+    out: &mut impl Write,
+) -> anyhow::Result<Vec<String>> {
+    let mut buttons = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::Say(reply) => {
+                writeln!(
+                    out,
+                    "\n{}",
+                    crate::telegram::render_text(&setup.i18n, lang, &reply)
+                )?;
+                let listed: Vec<_> = match &reply.keyboard {
+                    Keyboard::Inline(rows) => rows.iter().flatten().cloned().collect(),
+                    Keyboard::Reply { request, buttons } => {
+                        let hint = match request.0 {
+                            dialogue::ReplyRequest::Contact => "/contact +7…",
+                            dialogue::ReplyRequest::Location => "/location 55.75 37.61",
+                        };
+                        writeln!(out, "  [{}: {hint}]", setup.i18n.render(lang, &request.1))?;
+                        buttons.clone()
+                    }
+                    Keyboard::None | Keyboard::RemoveReply => Vec::new(),
+                };
+                for b in listed {
+                    buttons.push(b.data.clone());
+                    writeln!(
+                        out,
+                        "  [{}] {}",
+                        buttons.len(),
+                        setup.i18n.render(lang, &b.label)
+                    )?;
+                }
+            }
+            Effect::Toast(m) => writeln!(out, "  ({})", setup.i18n.render(lang, &m))?,
+            Effect::ClearOriginKeyboard | Effect::Forget => {}
+            Effect::Submit(request) => submit(setup, lang, *request, out).await?,
+        }
+    }
+    Ok(buttons)
+}
+
+/// Creates the case of a sent request right away and prints the confirmation.
+async fn submit(
+    setup: &ChatSetup,
+    lang: &str,
+    request: intake_core::dialogue::Request,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    writeln!(out, "\n{}", setup.i18n.text(lang, "sending"))?;
+    let submission = Submission {
+        request,
+        chat_id: 0,
+        sender: Sender {
+            id: 0,
+            username: None,
+            full_name: std::env::var("USER").unwrap_or_else(|_| "terminal".to_owned()),
+        },
+        lang: lang.to_owned(),
+    };
+    match setup.deliverer.deliver(&submission).await {
+        Ok(case) => {
+            for m in delivery::registered_messages(
+                &submission,
+                &case.case_number,
+                setup.deliverer.sla(),
+                &[],
+            ) {
+                writeln!(out, "{}", setup.i18n.render(lang, &m))?;
+            }
+            if setup.deliverer.is_dry_run() {
+                let saved = Msg::new("chat-dry-run-saved").arg("number", case.case_number);
+                writeln!(out, "{}", setup.i18n.render(lang, &saved))?;
+            }
+        }
+        Err(e) => writeln!(out, "{}: {e}", setup.i18n.text(lang, "delivery-rejected"))?,
     }
     Ok(())
 }

@@ -459,9 +459,10 @@ impl Settings {
             Ok(v) if !v.trim().is_empty() => Some(url("TELEGRAM_API_URL", v.trim())?),
             _ => None,
         };
-        let omnidesk_url = url("OMNIDESK_URL", &required("OMNIDESK_URL")?)?;
-        let email = required("OMNIDESK_EMAIL")?;
-        let api_key = required("OMNIDESK_API_KEY")?;
+        let omnidesk = match Self::omnidesk_from_env()? {
+            Some(o) => o,
+            None => return Err(ConfigError::Missing("OMNIDESK_URL")),
+        };
         let redis_url = redis_url()?;
         let bot = bot_file()?;
         let http_addr = socket_addr("HTTP_ADDR", 8080)?;
@@ -480,11 +481,7 @@ impl Settings {
                 token: token.into(),
                 api_url,
             },
-            omnidesk: OmnideskSettings {
-                url: omnidesk_url,
-                email,
-                api_key: api_key.into(),
-            },
+            omnidesk,
             redis: RedisSettings { url: redis_url },
             bot,
             http_addr,

@@ -11,7 +11,7 @@ use intake_core::case::{self, BodyLine};
 
 use crate::i18n::Localizer;
 use crate::omnidesk::{
-    Attachment, CreatedCase, NewCase, OmnideskClient, OmnideskError, OmnideskMapping,
+    Attachment, CreatedCase, DeskError, NewCase, OmnideskClient, OmnideskMapping,
 };
 use crate::storage::outbox::Submission;
 
@@ -20,7 +20,7 @@ use crate::storage::outbox::Submission;
 pub enum DeliveryError {
     /// Omnidesk failed or refused.
     #[error(transparent)]
-    Omnidesk(#[from] OmnideskError),
+    Omnidesk(#[from] DeskError),
     /// An attachment could not be read from its source.
     #[error(transparent)]
     File(#[from] FileError),
@@ -207,7 +207,7 @@ impl Deliverer {
     /// # Errors
     ///
     /// The lookup failed.
-    pub async fn find_existing(&self, token: &str) -> Result<Option<CreatedCase>, OmnideskError> {
+    pub async fn find_existing(&self, token: &str) -> Result<Option<CreatedCase>, DeskError> {
         let marker = format!("[{token}]");
         match &self.sink {
             CaseSink::Omnidesk(client) => client.find_case_by_token(&marker).await,
@@ -286,14 +286,14 @@ impl Deliverer {
     ///
     /// # Errors
     ///
-    /// Omnidesk failed (classified by [`OmnideskError`]).
+    /// Omnidesk failed (classified by [`DeskError`]).
     #[tracing::instrument(skip_all, fields(request.id = %out.request.id, request.kind = %out.request.kind), err(Display))]
     pub async fn create(
         &self,
         out: &Submission,
         attachments: Vec<Attachment>,
         left_out: &[String],
-    ) -> Result<CreatedCase, OmnideskError> {
+    ) -> Result<CreatedCase, DeskError> {
         let mut case = build_case(out, &self.i18n, &self.mapping, &self.sla, left_out);
         case.attachments = attachments;
         match &self.sink {
@@ -306,7 +306,7 @@ impl Deliverer {
     ///
     /// # Errors
     ///
-    /// Omnidesk failed (classified by [`OmnideskError`]) or a file could not be fetched.
+    /// Omnidesk failed (classified by [`DeskError`]) or a file could not be fetched.
     pub async fn deliver(&self, out: &Submission) -> Result<CreatedCase, DeliveryError> {
         let attachments = self.open_attachments(out, &[]).await?;
         Ok(self.create(out, attachments, &[]).await?)

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-use crate::omnidesk::{CreatedCase, NewCase, OmnideskError};
+use crate::omnidesk::{CreatedCase, DeskError, NewCase};
 
 /// A folder receiving cases.
 #[derive(Debug, Clone)]
@@ -16,8 +16,8 @@ pub struct DryRun {
     dir: PathBuf,
 }
 
-fn io_err(e: impl std::fmt::Display) -> OmnideskError {
-    OmnideskError::Unavailable(format!("dry-run folder: {e}"))
+fn io_err(e: impl std::fmt::Display) -> DeskError {
+    DeskError::Unavailable(format!("dry-run folder: {e}"))
 }
 
 /// A safe file name for an attachment (no path separators, never empty).
@@ -56,7 +56,7 @@ impl DryRun {
     /// # Errors
     ///
     /// The folder or a file cannot be written, or an attachment cannot be read.
-    pub async fn create(&self, case: NewCase) -> Result<CreatedCase, OmnideskError> {
+    pub async fn create(&self, case: NewCase) -> Result<CreatedCase, DeskError> {
         tokio::fs::create_dir_all(&self.dir).await.map_err(io_err)?;
         let (n, json_path) = self.reserve().await?;
         let number = format!("DRY-{n:06}");
@@ -106,7 +106,7 @@ impl DryRun {
     }
 
     /// Reserves the next number by creating its JSON file exclusively.
-    async fn reserve(&self) -> Result<(u32, PathBuf), OmnideskError> {
+    async fn reserve(&self) -> Result<(u32, PathBuf), DeskError> {
         let mut n = 1 + self.count().await?;
         loop {
             let path = self.dir.join(format!("DRY-{n:06}.json"));
@@ -123,7 +123,7 @@ impl DryRun {
         }
     }
 
-    async fn count(&self) -> Result<u32, OmnideskError> {
+    async fn count(&self) -> Result<u32, DeskError> {
         let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(io_err)?;
         let mut count = 0u32;
         while let Some(e) = entries.next_entry().await.map_err(io_err)? {
@@ -141,7 +141,7 @@ impl DryRun {
     /// # Errors
     ///
     /// The folder cannot be read.
-    pub async fn find(&self, marker: &str) -> Result<Option<CreatedCase>, OmnideskError> {
+    pub async fn find(&self, marker: &str) -> Result<Option<CreatedCase>, DeskError> {
         let Ok(mut entries) = tokio::fs::read_dir(&self.dir).await else {
             return Ok(None);
         };

@@ -7,7 +7,7 @@
 //! 1. The pure core, `intake_core` (its own crate: no I/O, no async).
 //! 2. Adapters: [`storage`] (sessions, profiles, the outbox and its records), [`omnidesk`]
 //!    (the API client and its mapping), [`i18n`], [`metrics`], [`sender`] (outgoing
-//!    Telegram messages, one paced queue per chat), [`telemetry`], [`cli`]; then
+//!    Telegram messages, one paced queue per chat), [`telemetry`], [`deadline`]; then
 //!    [`dry_run`] (cases into a folder).
 //! 3. [`delivery`] (building a case, streaming its files), then [`worker`] (the outbox
 //!    worker).
@@ -19,8 +19,8 @@
 
 pub mod chat;
 pub mod check;
-pub mod cli;
 pub mod config;
+pub mod deadline;
 pub mod delivery;
 pub mod dry_run;
 pub mod i18n;

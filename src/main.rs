@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 use intake_core::sla::ProductionCalendar;
 use secrecy::ExposeSecret;
-use waviot_support_bot::cli;
-use waviot_support_bot::config::{BotFile, Settings};
+use waviot_support_bot::config::Settings;
+use waviot_support_bot::deadline;
 use waviot_support_bot::startup::Application;
 use waviot_support_bot::telemetry;
 
@@ -109,7 +109,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Check => check(),
         Cmd::Chat { lang } => chat(&lang).await,
         Cmd::Outbox { action } => outbox(action).await,
-        Cmd::Deadline { level, hours, at } => deadline(level.as_deref(), hours, &at),
+        Cmd::Deadline { level, hours, at } => print_deadline(level.as_deref(), hours, &at),
         Cmd::Qr(args) => qr(args).await,
     };
     match result {
@@ -121,16 +121,13 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-fn deadline(level: Option<&str>, hours: Option<u32>, at: &str) -> anyhow::Result<()> {
+fn print_deadline(level: Option<&str>, hours: Option<u32>, at: &str) -> anyhow::Result<()> {
     let level = level
         .map(str::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let schedule = match std::env::var("BOT_CONFIG") {
-        Ok(p) if !p.trim().is_empty() => BotFile::load(std::path::Path::new(p.trim()))?.schedule,
-        _ => BotFile::default().schedule,
-    };
-    let due = cli::deadline(&schedule, &ProductionCalendar::russia(), level, hours, at)?;
+    let schedule = Settings::file_from_env()?.schedule;
+    let due = deadline::deadline(&schedule, &ProductionCalendar::russia(), level, hours, at)?;
     println!("{due}");
     Ok(())
 }

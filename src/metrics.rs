@@ -11,11 +11,18 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// Label of a per-kind counter.
+/// Label of the update counter: the kind of update (`message`, `callback_query`, …).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     /// The kind.
     pub kind: String,
+}
+
+/// Label of the delivery counter: how an attempt ended (`ok`, `retried`, `parked`, `lost`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    /// The result.
+    pub result: String,
 }
 
 /// What the last delivery attempt said about Omnidesk.
@@ -33,7 +40,7 @@ pub struct Metrics {
     /// Requests sent by users (entered the outbox).
     pub submitted: Counter,
     /// Delivery attempts, by result (`ok`, `retried`, `parked`).
-    pub deliveries: Family<KindLabel, Counter>,
+    pub deliveries: Family<ResultLabel, Counter>,
     /// 429 answers from Telegram.
     pub telegram_429: Counter,
     /// 429 answers from Omnidesk.
@@ -90,7 +97,7 @@ impl Metrics {
             "Requests sent by users",
             submitted.clone(),
         );
-        let deliveries = Family::<KindLabel, Counter>::default();
+        let deliveries = Family::<ResultLabel, Counter>::default();
         registry.register(
             "deliveries",
             "Delivery attempts by result (ok, retried, parked, lost)",
@@ -152,8 +159,8 @@ impl Metrics {
     /// Counts a delivery result and remembers whether Omnidesk answered.
     pub fn delivery(&self, result: &str, omnidesk_ok: bool) {
         self.deliveries
-            .get_or_create(&KindLabel {
-                kind: result.to_owned(),
+            .get_or_create(&ResultLabel {
+                result: result.to_owned(),
             })
             .inc();
         let state = if omnidesk_ok {

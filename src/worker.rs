@@ -22,7 +22,7 @@ use tracing::Instrument;
 
 use crate::delivery::{self, Deliverer, short_token};
 use crate::i18n::Localizer;
-use crate::omnidesk::OmnideskError;
+use crate::omnidesk::DeskError;
 use crate::sender::Outbound;
 use crate::storage::Store;
 use crate::storage::outbox::{CaseRef, Claim, Entry, Outbox, now_ms};
@@ -494,7 +494,7 @@ impl Worker {
                 self.hold(entry, token).await?;
                 Ok(None)
             }
-            Err(OmnideskError::Rejected { status, body }) => {
+            Err(DeskError::Rejected { status, body }) => {
                 // Refused: nothing was created.
                 entry.create_sent_at_ms = None;
                 entry.settle_until_ms = None;
@@ -503,13 +503,13 @@ impl Worker {
             Err(e) => {
                 match &e {
                     // Omnidesk answered: the case is not being created any more.
-                    OmnideskError::Unavailable(_) => entry.settle_until_ms = None,
+                    DeskError::Unavailable(_) => entry.settle_until_ms = None,
                     // Omnidesk said it created nothing.
-                    OmnideskError::RateLimited { .. } => {
+                    DeskError::RateLimited { .. } => {
                         entry.create_sent_at_ms = None;
                         entry.settle_until_ms = None;
                     }
-                    OmnideskError::Unknown(_) | OmnideskError::Rejected { .. } => {}
+                    DeskError::Unknown(_) | DeskError::Rejected { .. } => {}
                 }
                 Ok(Some(self.omnidesk_retry(entry, &e)))
             }
@@ -536,9 +536,9 @@ impl Worker {
 
     /// A retry after an Omnidesk failure: its `retry_after` for 429; after an unknown
     /// outcome, no sooner than Omnidesk must have finished the create.
-    fn omnidesk_retry(&self, entry: &Entry, error: &OmnideskError) -> Finish {
+    fn omnidesk_retry(&self, entry: &Entry, error: &DeskError) -> Finish {
         match error {
-            OmnideskError::RateLimited { retry_after } => {
+            DeskError::RateLimited { retry_after } => {
                 self.metrics.omnidesk_429.inc();
                 let wait = retry_after
                     .unwrap_or(Duration::from_secs(60))
@@ -548,7 +548,7 @@ impl Worker {
                     error: error.to_string(),
                 }
             }
-            OmnideskError::Unknown(_) => Finish::Retry {
+            DeskError::Unknown(_) => Finish::Retry {
                 at_ms: self
                     .backoff_at(entry)
                     .max(entry.settle_until_ms.unwrap_or_default()),

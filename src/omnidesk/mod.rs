@@ -71,9 +71,9 @@ pub struct CreatedCase {
     pub case_number: String,
 }
 
-/// Why a create failed.
+/// Why the help desk (Omnidesk, or the dry-run folder) failed a create or a lookup.
 #[derive(Debug, thiserror::Error)]
-pub enum OmnideskError {
+pub enum DeskError {
     /// Nothing was created; trying again may succeed (connect error, 5xx).
     #[error("Omnidesk is unavailable: {0}")]
     Unavailable(String),
@@ -182,9 +182,9 @@ impl OmnideskClient {
     ///
     /// # Errors
     ///
-    /// See [`OmnideskError`] for how failures are classified.
+    /// See [`DeskError`] for how failures are classified.
     #[tracing::instrument(skip_all, fields(attachments = case.attachments.len()), err(Display))]
-    pub async fn create_case(&self, case: NewCase) -> Result<CreatedCase, OmnideskError> {
+    pub async fn create_case(&self, case: NewCase) -> Result<CreatedCase, DeskError> {
         let request = self
             .http
             .post(self.url("/api/cases.json"))
@@ -193,7 +193,7 @@ impl OmnideskClient {
         let request = if case.attachments.is_empty() {
             request.json(&serde_json::json!({ "case": case_json(&case) }))
         } else {
-            request.multipart(case_form(case).map_err(|problem| OmnideskError::Rejected {
+            request.multipart(case_form(case).map_err(|problem| DeskError::Rejected {
                 status: 0,
                 body: problem,
             })?)
@@ -209,23 +209,23 @@ impl OmnideskClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            return Err(OmnideskError::RateLimited { retry_after });
+            return Err(DeskError::RateLimited { retry_after });
         }
         let body = response
             .text()
             .await
-            .map_err(|e| OmnideskError::Unknown(format!("reading the answer: {e}")))?;
+            .map_err(|e| DeskError::Unknown(format!("reading the answer: {e}")))?;
         if status.is_server_error() {
-            return Err(OmnideskError::Unavailable(format!("HTTP {status}")));
+            return Err(DeskError::Unavailable(format!("HTTP {status}")));
         }
         if !status.is_success() {
-            return Err(OmnideskError::Rejected {
+            return Err(DeskError::Rejected {
                 status: status.as_u16(),
                 body: body.chars().take(500).collect(),
             });
         }
         let envelope: wire::CaseEnvelope = serde_json::from_str(&body)
-            .map_err(|e| OmnideskError::Unknown(format!("unexpected answer: {e}")))?;
+            .map_err(|e| DeskError::Unknown(format!("unexpected answer: {e}")))?;
         Ok(CreatedCase {
             case_id: envelope.case.case_id,
             case_number: envelope
@@ -244,10 +244,7 @@ impl OmnideskClient {
     ///
     /// The lookup itself failed; the caller must not create the case then.
     #[tracing::instrument(skip_all, err(Display))]
-    pub async fn find_case_by_token(
-        &self,
-        token: &str,
-    ) -> Result<Option<CreatedCase>, OmnideskError> {
+    pub async fn find_case_by_token(&self, token: &str) -> Result<Option<CreatedCase>, DeskError> {
         let mut url = self.url("/api/cases.json");
         url.query_pairs_mut()
             .append_pair("subject", token)
@@ -260,19 +257,19 @@ impl OmnideskClient {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| OmnideskError::Unavailable(e.without_url().to_string()))?;
+            .map_err(|e| DeskError::Unavailable(e.without_url().to_string()))?;
         self.note_budget(response.headers());
         let status = response.status();
         if status.as_u16() == 429 {
-            return Err(OmnideskError::RateLimited { retry_after: None });
+            return Err(DeskError::RateLimited { retry_after: None });
         }
         if !status.is_success() {
-            return Err(OmnideskError::Unavailable(format!("lookup: HTTP {status}")));
+            return Err(DeskError::Unavailable(format!("lookup: HTTP {status}")));
         }
         let body: serde_json::Value = response
             .json()
             .await
-            .map_err(|e| OmnideskError::Unavailable(format!("lookup answer: {e}")))?;
+            .map_err(|e| DeskError::Unavailable(format!("lookup answer: {e}")))?;
         Ok(wire::cases_in_list(&body)
             .into_iter()
             .find(|(subject, _)| subject.contains(token))
@@ -283,12 +280,12 @@ impl OmnideskClient {
     }
 }
 
-fn classify_send_error(e: reqwest::Error) -> OmnideskError {
+fn classify_send_error(e: reqwest::Error) -> DeskError {
     if e.is_connect() {
-        OmnideskError::Unavailable(format!("connect: {e}"))
+        DeskError::Unavailable(format!("connect: {e}"))
     } else {
         // Timeout or a connection lost after the request left: a case may exist.
-        OmnideskError::Unknown(e.without_url().to_string())
+        DeskError::Unknown(e.without_url().to_string())
     }
 }
 

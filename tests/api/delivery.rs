@@ -355,7 +355,7 @@ async fn each_delivery_counter_moves_with_its_cause() {
     app.expect(&third, &app.tx("ru", "delivery-rejected")).await;
     assert_eq!(metric(&app, "waviot_bot_outbox_parked").await, 1.0);
     assert_eq!(
-        metric(&app, "waviot_bot_deliveries_total{kind=\"parked\"}").await,
+        metric(&app, "waviot_bot_deliveries_total{result=\"parked\"}").await,
         1.0
     );
 

@@ -460,7 +460,7 @@ async fn a_worker_frozen_past_its_lease_writes_nothing_when_it_resumes() {
     assert_told_once(&rig, &entries);
     // Resumed, the first worker finds every request is no longer its own.
     signal(&frozen, "CONT");
-    let lost = r#"waviot_bot_deliveries_total{kind="lost"}"#;
+    let lost = r#"waviot_bot_deliveries_total{result="lost"}"#;
     let start = Instant::now();
     while metric(frozen_port, lost).await < entries.len() as f64 {
         assert!(

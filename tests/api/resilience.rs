@@ -136,7 +136,7 @@ async fn metrics_count_an_intake_and_healthz_reports_storage() {
             .unwrap_or_else(|| panic!("{name} in\n{metrics}"))
     };
     assert_eq!(value("waviot_bot_requests_submitted_total"), 1.0);
-    assert_eq!(value("waviot_bot_deliveries_total{kind=\"ok\"}"), 1.0);
+    assert_eq!(value("waviot_bot_deliveries_total{result=\"ok\"}"), 1.0);
     assert_eq!(
         value("waviot_bot_updates_handled_total{kind=\"message\"}"),
         5.0

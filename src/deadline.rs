@@ -1,4 +1,4 @@
-//! Commands besides `run` that work without Telegram, Omnidesk or Redis.
+//! The `deadline` command: a reaction deadline in working hours, without Telegram, Omnidesk or Redis.
 
 use anyhow::{Context, bail};
 use chrono::{NaiveDateTime, TimeZone};
