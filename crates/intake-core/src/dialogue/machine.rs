@@ -102,6 +102,47 @@ fn button(id: &str, data: impl Into<String>) -> Button {
     Button::new(Msg::new(id), data)
 }
 
+/// A button of a draft, read from its callback data once. Step buttons carry the plan
+/// index of their step (`skip:3`); without one they apply to the step asked now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DraftButton {
+    Cancel,
+    CancelYes,
+    CancelNo,
+    Send,
+    Edit(String),
+    Back(Option<usize>),
+    Skip(Option<usize>),
+    Keep(Option<usize>),
+    Clear(Option<usize>),
+    HostYes,
+    HostNo,
+}
+
+impl DraftButton {
+    /// `None` for data no draft button has (or a step index that is not a number).
+    fn parse(name: &str, arg: Option<&str>) -> Option<Self> {
+        let step = || match arg {
+            None => Some(None),
+            Some(a) => a.parse::<usize>().ok().map(Some),
+        };
+        Some(match name {
+            "cancel" => Self::Cancel,
+            "cancel-yes" => Self::CancelYes,
+            "cancel-no" => Self::CancelNo,
+            "send" => Self::Send,
+            "edit" => Self::Edit(arg?.to_owned()),
+            "back" => Self::Back(step()?),
+            "skip" => Self::Skip(step()?),
+            "keep" | "done" => Self::Keep(step()?),
+            "clear" => Self::Clear(step()?),
+            "host-yes" => Self::HostYes,
+            "host-no" => Self::HostNo,
+            _ => return None,
+        })
+    }
+}
+
 /// Splits `name:arg` callback data.
 fn split_data(data: &str) -> (&str, Option<&str>) {
     match data.split_once(':') {
@@ -524,7 +565,10 @@ impl Machine<'_, '_> {
         Session::Drafting(draft)
     }
 
-    fn draft_button(&mut self, mut draft: Draft, name: &str, arg: Option<&str>) -> Session {
+    fn draft_button(&mut self, draft: Draft, name: &str, arg: Option<&str>) -> Session {
+        let Some(pressed) = DraftButton::parse(name, arg) else {
+            return self.outdated(draft);
+        };
         // Buttons of a step carry its plan index; a stale one is refused.
         let current = match draft.phase {
             Phase::Asking { index, edit } | Phase::ConfirmHost { index, edit, .. } => {
@@ -532,13 +576,13 @@ impl Machine<'_, '_> {
             }
             Phase::Review => None,
         };
-        let index_matches = |arg: Option<&str>| match (arg, current) {
-            (None, Some(_)) => true,
-            (Some(a), Some((i, _))) => a.parse::<usize>().ok() == Some(i),
-            _ => false,
+        let at_step = |step: Option<usize>| match (step, current) {
+            (None, Some(c)) => Some(c),
+            (Some(i), Some(c)) if i == c.0 => Some(c),
+            _ => None,
         };
-        match name {
-            "cancel" => {
+        match pressed {
+            DraftButton::Cancel => {
                 self.say(
                     vec![Part::Msg(msg("cancel-confirm"))],
                     Keyboard::Inline(vec![vec![
@@ -548,120 +592,131 @@ impl Machine<'_, '_> {
                 );
                 Session::Drafting(draft)
             }
-            "cancel-yes" => {
+            DraftButton::CancelYes => {
                 self.effects.push(Effect::ClearOriginKeyboard);
                 self.say(vec![Part::Msg(msg("cancelled"))], Keyboard::RemoveReply);
                 Session::Idle
             }
-            "cancel-no" => {
+            DraftButton::CancelNo => {
                 self.effects.push(Effect::ClearOriginKeyboard);
                 self.reask(draft)
             }
-            "send" if current.is_none() => self.send(draft),
-            "edit" => {
-                let target = arg.and_then(|f| draft.plan.iter().position(|s| s.field == f));
-                match (current, target) {
-                    (None, Some(index)) => {
-                        self.effects.push(Effect::ClearOriginKeyboard);
-                        draft.phase = Phase::Asking { index, edit: true };
-                        self.ask(&draft, None);
-                        Session::Drafting(draft)
-                    }
-                    _ => self.outdated(draft),
-                }
-            }
-            "back" if index_matches(arg) => {
-                let Some((index, edit)) = current else {
-                    return self.outdated(draft);
-                };
-                self.clear_reply_keyboard_if_needed(&draft, index);
-                if edit {
-                    draft.phase = Phase::Review;
-                    self.review(&draft);
-                    return Session::Drafting(draft);
-                }
-                let prev = draft
-                    .asked_steps()
-                    .filter(|(i, _)| *i < index)
-                    .last()
-                    .map(|(i, _)| i);
-                match prev {
-                    Some(p) => {
-                        draft.phase = Phase::Asking {
-                            index: p,
-                            edit: false,
-                        };
-                        self.ask(&draft, None);
-                    }
-                    None => {
-                        self.toast(msg("btn-outdated"));
-                    }
-                }
-                Session::Drafting(draft)
-            }
-            "skip" if index_matches(arg) => {
-                let Some((index, edit)) = current else {
-                    return self.outdated(draft);
-                };
-                let Some(step) = draft.plan.get(index).cloned() else {
-                    return self.outdated(draft);
-                };
-                if !step.optional {
-                    self.toast(msg("btn-outdated"));
-                    return Session::Drafting(draft);
-                }
-                self.clear_reply_keyboard_if_needed(&draft, index);
-                draft.answers.remove(&step.field);
-                self.advance(draft, index, edit)
-            }
-            "keep" | "done" if index_matches(arg) => {
-                let Some((index, edit)) = current else {
-                    return self.outdated(draft);
-                };
-                let Some(step) = draft.plan.get(index).cloned() else {
-                    return self.outdated(draft);
-                };
-                if !draft.answers.contains_key(&step.field) {
-                    self.toast(msg("btn-outdated"));
-                    return Session::Drafting(draft);
-                }
-                self.clear_reply_keyboard_if_needed(&draft, index);
-                self.advance(draft, index, edit)
-            }
-            "clear" if index_matches(arg) => {
-                let Some((index, _)) = current else {
-                    return self.outdated(draft);
-                };
-                if let Some(step) = draft.plan.get(index) {
-                    let field = step.field.clone();
-                    draft.answers.remove(&field);
-                }
-                self.say_msg(msg("files-cleared"));
+            DraftButton::Send if current.is_none() => self.send(draft),
+            DraftButton::Edit(field) if current.is_none() => self.edit_field(draft, &field),
+            DraftButton::Back(step) => match at_step(step) {
+                Some((index, edit)) => self.back(draft, index, edit),
+                None => self.outdated(draft),
+            },
+            DraftButton::Skip(step) => match at_step(step) {
+                Some((index, edit)) => self.skip(draft, index, edit),
+                None => self.outdated(draft),
+            },
+            DraftButton::Keep(step) => match at_step(step) {
+                Some((index, edit)) => self.keep(draft, index, edit),
+                None => self.outdated(draft),
+            },
+            DraftButton::Clear(step) => match at_step(step) {
+                Some((index, _)) => self.clear_files(draft, index),
+                None => self.outdated(draft),
+            },
+            DraftButton::HostYes => self.confirm_host(draft, true),
+            DraftButton::HostNo => self.confirm_host(draft, false),
+            DraftButton::Send | DraftButton::Edit(_) => self.outdated(draft),
+        }
+    }
+
+    /// Edit from the summary: asks `field` again, then returns to the summary.
+    fn edit_field(&mut self, mut draft: Draft, field: &str) -> Session {
+        match draft.plan.iter().position(|s| s.field == field) {
+            Some(index) => {
+                self.effects.push(Effect::ClearOriginKeyboard);
+                draft.phase = Phase::Asking { index, edit: true };
                 self.ask(&draft, None);
                 Session::Drafting(draft)
             }
-            "host-yes" => match draft.phase.clone() {
-                Phase::ConfirmHost { index, edit, link } => {
-                    self.effects.push(Effect::ClearOriginKeyboard);
-                    if let Some(step) = draft.plan.get(index) {
-                        let field = step.field.clone();
-                        draft.answers.insert(field, Answer::Link(link));
-                    }
-                    self.advance(draft, index, edit)
-                }
-                _ => self.outdated(draft),
-            },
-            "host-no" => match draft.phase.clone() {
-                Phase::ConfirmHost { index, edit, .. } => {
-                    self.effects.push(Effect::ClearOriginKeyboard);
-                    draft.phase = Phase::Asking { index, edit };
-                    self.ask(&draft, None);
-                    Session::Drafting(draft)
-                }
-                _ => self.outdated(draft),
-            },
-            _ => self.outdated(draft),
+            None => self.outdated(draft),
         }
+    }
+
+    /// Back: the previous asked step, or the summary when editing from it.
+    fn back(&mut self, mut draft: Draft, index: usize, edit: bool) -> Session {
+        self.clear_reply_keyboard_if_needed(&draft, index);
+        if edit {
+            draft.phase = Phase::Review;
+            self.review(&draft);
+            return Session::Drafting(draft);
+        }
+        let prev = draft
+            .asked_steps()
+            .filter(|(i, _)| *i < index)
+            .last()
+            .map(|(i, _)| i);
+        match prev {
+            Some(p) => {
+                draft.phase = Phase::Asking {
+                    index: p,
+                    edit: false,
+                };
+                self.ask(&draft, None);
+            }
+            None => self.toast(msg("btn-outdated")),
+        }
+        Session::Drafting(draft)
+    }
+
+    /// Skip an optional step (its answer, if any, is dropped).
+    fn skip(&mut self, mut draft: Draft, index: usize, edit: bool) -> Session {
+        let Some(step) = draft.plan.get(index).cloned() else {
+            return self.outdated(draft);
+        };
+        if !step.optional {
+            return self.outdated(draft);
+        }
+        self.clear_reply_keyboard_if_needed(&draft, index);
+        draft.answers.remove(&step.field);
+        self.advance(draft, index, edit)
+    }
+
+    /// Keep the answer given before (or Done with the files so far) and go on.
+    fn keep(&mut self, draft: Draft, index: usize, edit: bool) -> Session {
+        let answered = draft
+            .plan
+            .get(index)
+            .is_some_and(|step| draft.answers.contains_key(&step.field));
+        if !answered {
+            return self.outdated(draft);
+        }
+        self.clear_reply_keyboard_if_needed(&draft, index);
+        self.advance(draft, index, edit)
+    }
+
+    /// Drop the files collected at this step and ask for them again.
+    fn clear_files(&mut self, mut draft: Draft, index: usize) -> Session {
+        if let Some(step) = draft.plan.get(index) {
+            let field = step.field.clone();
+            draft.answers.remove(&field);
+        }
+        self.say_msg(msg("files-cleared"));
+        self.ask(&draft, None);
+        Session::Drafting(draft)
+    }
+
+    /// The answer to "is this unfamiliar link right?".
+    fn confirm_host(&mut self, mut draft: Draft, yes: bool) -> Session {
+        let Phase::ConfirmHost { index, edit, link } = draft.phase.clone() else {
+            return self.outdated(draft);
+        };
+        self.effects.push(Effect::ClearOriginKeyboard);
+        if !yes {
+            draft.phase = Phase::Asking { index, edit };
+            self.ask(&draft, None);
+            return Session::Drafting(draft);
+        }
+        if let Some(step) = draft.plan.get(index) {
+            let field = step.field.clone();
+            draft.answers.insert(field, Answer::Link(link));
+        }
+        self.advance(draft, index, edit)
     }
 
     fn outdated(&mut self, draft: Draft) -> Session {

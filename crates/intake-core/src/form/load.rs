@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::urgency::Urgency;
 
-use super::definition::{FieldTypeSpec, FieldsFile, GroupFile};
+use super::definition::{FieldSpec, FieldTypeSpec, FieldsFile, GroupFile, StepSpec};
 
 /// Name of the file holding the field catalog.
 pub const FIELDS_FILE: &str = "fields.toml";
@@ -186,86 +186,7 @@ impl Catalog {
             Ok(f) => f,
             Err(e) => return Err(vec![CatalogError::new(FIELDS_FILE, "-", e.to_string())]),
         };
-        let mut fields = BTreeMap::new();
-        for (id, spec) in &fields_file.fields {
-            let key = format!("fields.{id}");
-            if let Err(e) = check_id(FIELDS_FILE, &key, id) {
-                errors.push(e);
-            }
-            let ty = match spec.ty {
-                FieldTypeSpec::Text => {
-                    let min = spec.min.unwrap_or(1);
-                    let max = spec.max.unwrap_or(4000);
-                    if min == 0 || min > max || max > 4000 {
-                        errors.push(CatalogError::new(
-                            FIELDS_FILE,
-                            &key,
-                            "need 1 <= min <= max <= 4000",
-                        ));
-                    }
-                    FieldType::Text { min, max }
-                }
-                other => {
-                    if spec.min.is_some() || spec.max.is_some() {
-                        errors.push(CatalogError::new(
-                            FIELDS_FILE,
-                            &key,
-                            "min/max apply to type = \"text\" only",
-                        ));
-                    }
-                    match other {
-                        FieldTypeSpec::Text => unreachable!("handled above"),
-                        FieldTypeSpec::ModemIds => FieldType::ModemIds,
-                        FieldTypeSpec::MeterSerial => FieldType::MeterSerial,
-                        FieldTypeSpec::BaseStations => FieldType::BaseStations,
-                        FieldTypeSpec::Link => FieldType::Link,
-                        FieldTypeSpec::Email => FieldType::Email,
-                        FieldTypeSpec::Phone => FieldType::Phone,
-                        FieldTypeSpec::FullName => FieldType::FullName,
-                        FieldTypeSpec::Files => FieldType::Files,
-                        FieldTypeSpec::Location => FieldType::Location,
-                    }
-                }
-            };
-            if spec.own_contact && ty != FieldType::Phone {
-                errors.push(CatalogError::new(
-                    FIELDS_FILE,
-                    &key,
-                    "own-contact applies to type = \"phone\" only",
-                ));
-            }
-            if spec.remember && ty == FieldType::Files {
-                errors.push(CatalogError::new(
-                    FIELDS_FILE,
-                    &key,
-                    "files cannot be remembered",
-                ));
-            }
-            fields.insert(
-                id.clone(),
-                FieldDef {
-                    id: id.clone(),
-                    ty,
-                    remember: spec.remember,
-                    own_contact: spec.own_contact,
-                },
-            );
-        }
-        for (list, ids) in [
-            ("identification", &fields_file.identification),
-            ("closing", &fields_file.closing),
-        ] {
-            for id in ids {
-                if !fields.contains_key(id) {
-                    errors.push(CatalogError::new(
-                        FIELDS_FILE,
-                        list,
-                        format!("unknown field `{id}`"),
-                    ));
-                }
-            }
-        }
-
+        let fields = parse_fields(&fields_file, &mut errors);
         let mut groups: Vec<Group> = Vec::new();
         let mut kinds = BTreeMap::new();
         for (file, src) in files.iter().filter(|(name, _)| name != FIELDS_FILE) {
@@ -276,98 +197,15 @@ impl Catalog {
                     continue;
                 }
             };
-            let gid = group_file.group.id.clone();
-            if let Err(e) = check_id(file, "group.id", &gid) {
-                errors.push(e);
-            }
-            if groups.iter().any(|g| g.id == gid) {
-                errors.push(CatalogError::new(
-                    file,
-                    "group.id",
-                    format!("group `{gid}` is defined twice"),
-                ));
-            }
-            if group_file.kinds.is_empty() {
-                errors.push(CatalogError::new(
-                    file,
-                    "kinds",
-                    "a group needs at least one kind",
-                ));
-            }
-            let mut group = Group {
-                id: gid.clone(),
-                order: group_file.group.order,
-                kinds: Vec::new(),
-            };
-            for (i, kind) in group_file.kinds.into_iter().enumerate() {
-                let kkey = format!("kinds[{i}]");
-                if let Err(e) = check_id(file, &format!("{kkey}.id"), &kind.id) {
-                    errors.push(e);
-                }
-                if kinds.contains_key(&kind.id) {
-                    errors.push(CatalogError::new(
-                        file,
-                        format!("{kkey}.id"),
-                        format!("kind `{}` is defined twice", kind.id),
-                    ));
-                }
-                if kind.steps.is_empty() {
-                    errors.push(CatalogError::new(file, format!("{kkey}.steps"), "no steps"));
-                }
-                let mut steps = Vec::new();
-                let mut seen = BTreeSet::new();
-                for (j, step) in kind.steps.into_iter().enumerate() {
-                    let skey = format!("{kkey}.steps[{j}].field");
-                    if !fields.contains_key(&step.field) {
-                        errors.push(CatalogError::new(
-                            file,
-                            &skey,
-                            format!("unknown field `{}`", step.field),
-                        ));
-                    }
-                    if !seen.insert(step.field.clone()) {
-                        errors.push(CatalogError::new(
-                            file,
-                            &skey,
-                            format!("field `{}` appears twice", step.field),
-                        ));
-                    }
-                    steps.push(StepDef {
-                        field: step.field,
-                        optional: step.optional,
-                        prompt: step.prompt,
-                    });
-                }
-                for id in &fields_file.identification {
-                    if seen.insert(id.clone()) {
-                        steps.push(StepDef {
-                            field: id.clone(),
-                            optional: false,
-                            prompt: None,
-                        });
-                    }
-                }
-                for id in &fields_file.closing {
-                    if seen.insert(id.clone()) {
-                        steps.push(StepDef {
-                            field: id.clone(),
-                            optional: true,
-                            prompt: None,
-                        });
-                    }
-                }
-                group.kinds.push(kind.id.clone());
-                kinds.insert(
-                    kind.id.clone(),
-                    KindDef {
-                        id: kind.id,
-                        group: gid.clone(),
-                        urgency: kind.urgency,
-                        notice: kind.notice,
-                        steps,
-                    },
-                );
-            }
+            let group = parse_group(
+                file,
+                group_file,
+                &fields_file,
+                &fields,
+                &groups,
+                &mut kinds,
+                &mut errors,
+            );
             groups.push(group);
         }
         if groups.is_empty() {
@@ -432,6 +270,209 @@ impl Catalog {
         }
         ids
     }
+}
+
+/// The field definitions of `fields.toml`, checked; problems go to `errors`.
+fn parse_fields(
+    fields_file: &FieldsFile,
+    errors: &mut Vec<CatalogError>,
+) -> BTreeMap<String, FieldDef> {
+    let mut fields = BTreeMap::new();
+    for (id, spec) in &fields_file.fields {
+        let key = format!("fields.{id}");
+        if let Err(e) = check_id(FIELDS_FILE, &key, id) {
+            errors.push(e);
+        }
+        let ty = field_type(spec, &key, errors);
+        if spec.own_contact && ty != FieldType::Phone {
+            errors.push(CatalogError::new(
+                FIELDS_FILE,
+                &key,
+                "own-contact applies to type = \"phone\" only",
+            ));
+        }
+        if spec.remember && ty == FieldType::Files {
+            errors.push(CatalogError::new(
+                FIELDS_FILE,
+                &key,
+                "files cannot be remembered",
+            ));
+        }
+        fields.insert(
+            id.clone(),
+            FieldDef {
+                id: id.clone(),
+                ty,
+                remember: spec.remember,
+                own_contact: spec.own_contact,
+            },
+        );
+    }
+    for (list, ids) in [
+        ("identification", &fields_file.identification),
+        ("closing", &fields_file.closing),
+    ] {
+        for id in ids {
+            if !fields.contains_key(id) {
+                errors.push(CatalogError::new(
+                    FIELDS_FILE,
+                    list,
+                    format!("unknown field `{id}`"),
+                ));
+            }
+        }
+    }
+    fields
+}
+
+/// A field's type; `min`/`max` belong to text only.
+fn field_type(spec: &FieldSpec, key: &str, errors: &mut Vec<CatalogError>) -> FieldType {
+    if spec.ty != FieldTypeSpec::Text && (spec.min.is_some() || spec.max.is_some()) {
+        errors.push(CatalogError::new(
+            FIELDS_FILE,
+            key,
+            "min/max apply to type = \"text\" only",
+        ));
+    }
+    match spec.ty {
+        FieldTypeSpec::Text => {
+            let min = spec.min.unwrap_or(1);
+            let max = spec.max.unwrap_or(4000);
+            if min == 0 || min > max || max > 4000 {
+                errors.push(CatalogError::new(
+                    FIELDS_FILE,
+                    key,
+                    "need 1 <= min <= max <= 4000",
+                ));
+            }
+            FieldType::Text { min, max }
+        }
+        FieldTypeSpec::ModemIds => FieldType::ModemIds,
+        FieldTypeSpec::MeterSerial => FieldType::MeterSerial,
+        FieldTypeSpec::BaseStations => FieldType::BaseStations,
+        FieldTypeSpec::Link => FieldType::Link,
+        FieldTypeSpec::Email => FieldType::Email,
+        FieldTypeSpec::Phone => FieldType::Phone,
+        FieldTypeSpec::FullName => FieldType::FullName,
+        FieldTypeSpec::Files => FieldType::Files,
+        FieldTypeSpec::Location => FieldType::Location,
+    }
+}
+
+/// One group file: the group and its kinds (added to `kinds`), checked against the
+/// groups and kinds read before it.
+fn parse_group(
+    file: &str,
+    group_file: GroupFile,
+    fields_file: &FieldsFile,
+    fields: &BTreeMap<String, FieldDef>,
+    groups: &[Group],
+    kinds: &mut BTreeMap<String, KindDef>,
+    errors: &mut Vec<CatalogError>,
+) -> Group {
+    let gid = group_file.group.id.clone();
+    if let Err(e) = check_id(file, "group.id", &gid) {
+        errors.push(e);
+    }
+    if groups.iter().any(|g| g.id == gid) {
+        errors.push(CatalogError::new(
+            file,
+            "group.id",
+            format!("group `{gid}` is defined twice"),
+        ));
+    }
+    if group_file.kinds.is_empty() {
+        errors.push(CatalogError::new(
+            file,
+            "kinds",
+            "a group needs at least one kind",
+        ));
+    }
+    let mut group = Group {
+        id: gid.clone(),
+        order: group_file.group.order,
+        kinds: Vec::new(),
+    };
+    for (i, kind) in group_file.kinds.into_iter().enumerate() {
+        let kkey = format!("kinds[{i}]");
+        if let Err(e) = check_id(file, &format!("{kkey}.id"), &kind.id) {
+            errors.push(e);
+        }
+        if kinds.contains_key(&kind.id) {
+            errors.push(CatalogError::new(
+                file,
+                format!("{kkey}.id"),
+                format!("kind `{}` is defined twice", kind.id),
+            ));
+        }
+        if kind.steps.is_empty() {
+            errors.push(CatalogError::new(file, format!("{kkey}.steps"), "no steps"));
+        }
+        let steps = kind_steps(file, &kkey, kind.steps, fields_file, fields, errors);
+        group.kinds.push(kind.id.clone());
+        kinds.insert(
+            kind.id.clone(),
+            KindDef {
+                id: kind.id,
+                group: gid.clone(),
+                urgency: kind.urgency,
+                notice: kind.notice,
+                steps,
+            },
+        );
+    }
+    group
+}
+
+/// A kind's own steps, checked, followed by the identification and closing steps every
+/// kind gets (those it does not ask itself).
+fn kind_steps(
+    file: &str,
+    kkey: &str,
+    own: Vec<StepSpec>,
+    fields_file: &FieldsFile,
+    fields: &BTreeMap<String, FieldDef>,
+    errors: &mut Vec<CatalogError>,
+) -> Vec<StepDef> {
+    let mut steps = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (j, step) in own.into_iter().enumerate() {
+        let skey = format!("{kkey}.steps[{j}].field");
+        if !fields.contains_key(&step.field) {
+            errors.push(CatalogError::new(
+                file,
+                &skey,
+                format!("unknown field `{}`", step.field),
+            ));
+        }
+        if !seen.insert(step.field.clone()) {
+            errors.push(CatalogError::new(
+                file,
+                &skey,
+                format!("field `{}` appears twice", step.field),
+            ));
+        }
+        steps.push(StepDef {
+            field: step.field,
+            optional: step.optional,
+            prompt: step.prompt,
+        });
+    }
+    for (ids, optional) in [
+        (&fields_file.identification, false),
+        (&fields_file.closing, true),
+    ] {
+        for id in ids {
+            if seen.insert(id.clone()) {
+                steps.push(StepDef {
+                    field: id.clone(),
+                    optional,
+                    prompt: None,
+                });
+            }
+        }
+    }
+    steps
 }
 
 #[cfg(test)]
