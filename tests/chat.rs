@@ -6,9 +6,8 @@ use std::process::{Command, Stdio};
 #[test]
 fn a_scripted_chat_from_a_pipe_ends_in_a_dry_run_case_with_every_field_and_the_attachment() {
     let repo = env!("CARGO_MANIFEST_DIR");
-    let dir = std::env::temp_dir().join(format!("chat-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
     let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[7u8; 3000][..]].concat();
     let shot = dir.join("shot.png");
     std::fs::write(&shot, &png).expect("png written");
@@ -84,15 +83,13 @@ fn a_scripted_chat_from_a_pipe_ends_in_a_dry_run_case_with_every_field_and_the_a
     assert_eq!(case["attachments"][0]["file"], "DRY-000001/shot.png");
     let copied = std::fs::read(dir.join("dry-run/DRY-000001/shot.png")).expect("attachment copied");
     assert_eq!(copied, png);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_sticker_link_typed_as_start_with_a_payload_prefills_the_modem_in_chat_mode() {
     let repo = env!("CARGO_MANIFEST_DIR");
-    let dir = std::env::temp_dir().join(format!("chat-sticker-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
     let config = dir.join("bot.toml");
     std::fs::write(
         &config,
@@ -143,7 +140,6 @@ fn a_sticker_link_typed_as_start_with_a_payload_prefills_the_modem_in_chat_mode(
         content.contains("ID модема (устройства): 7A48AC"),
         "{content}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,17 +1,18 @@
 //! `waviot-support-bot qr`: sticker sheets whose QR codes decode back to the deep links.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use waviot_support_bot::qr::Layout;
 
 const BOT: &str = "waviot_test_bot";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qr-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A temporary folder, removed when the returned guard is dropped.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("qr-test-{name}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 fn qr(args: &[&str]) -> Output {
@@ -86,7 +87,8 @@ fn qr_help_names_every_option() {
 
 #[test]
 fn a_png_sheet_from_a_csv_decodes_to_exactly_the_expected_links_and_bad_lines_are_reported() {
-    let dir = temp_dir("csv");
+    let tmp = temp_dir("csv");
+    let dir = tmp.path();
     let csv = dir.join("objects.csv");
     std::fs::write(
         &csv,
@@ -120,12 +122,12 @@ fn a_png_sheet_from_a_csv_decodes_to_exactly_the_expected_links_and_bad_lines_ar
         .collect();
     want.sort();
     assert_eq!(decode_png(&out_png, Layout::Sheet, 200.0), want);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn repeated_flags_give_numbered_pages_and_labels_fit_one_code_per_page() {
-    let dir = temp_dir("pages");
+    let tmp = temp_dir("pages");
+    let dir = tmp.path();
     let stations: Vec<String> = (1000..1016).map(|n| n.to_string()).collect();
     let mut args: Vec<&str> = Vec::new();
     for s in &stations {
@@ -167,12 +169,12 @@ fn repeated_flags_give_numbered_pages_and_labels_fit_one_code_per_page() {
         [link("m-BC614E")],
         "decimal IDs are printed as hex"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn pdf_and_svg_output_hold_every_page_without_needing_a_font() {
-    let dir = temp_dir("pdf");
+    let tmp = temp_dir("pdf");
+    let dir = tmp.path();
     let pdf = dir.join("sheet.pdf");
     let mut args = vec!["--bot-username", BOT, "--out"];
     let pdf_str = pdf.to_str().expect("utf-8 path").to_owned();
@@ -210,7 +212,6 @@ fn pdf_and_svg_output_hold_every_page_without_needing_a_font() {
     let svg = std::fs::read_to_string(&svg).expect("SVG written");
     assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
     assert!(!svg.contains("<text"), "text is turned into outlines");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -196,7 +196,7 @@ async fn a_double_tap_on_send_creates_one_case() {
         "{}",
         done.text
     );
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.drain_outbox().await;
     assert_eq!(app.od.cases().len(), 1, "one case for two taps");
     let answers = app.tg.callback_answers();
     assert!(
@@ -274,8 +274,8 @@ async fn in_a_group_the_bot_only_points_to_a_private_chat() {
         )
         .await;
     assert!(m.is_some(), "the group is pointed to a private chat");
-    app.tg.send_group_text(-100_123, &user, "просто разговор");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let chatter = app.tg.send_group_text(-100_123, &user, "просто разговор");
+    assert!(app.tg.wait_for_confirmed(chatter, WAIT).await, "handled");
     assert_eq!(
         app.tg.messages_to(-100_123).len(),
         1,

@@ -50,6 +50,7 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     seen: Mutex<HashMap<i64, usize>>,
+    keys: PrefixGuard,
 }
 
 pub fn settings(tg: &FakeTelegram, od: &FakeOmnidesk, prefix: &str) -> Settings {
@@ -138,6 +139,7 @@ async fn start_with_settings(
     settings: Settings,
 ) -> TestApp {
     init_logs();
+    let prefix_for_guard = prefix.clone();
     let app = Application::build(settings.clone())
         .await
         .expect("the application builds");
@@ -159,6 +161,40 @@ async fn start_with_settings(
         stop: Some(stop_tx),
         task: Some(task),
         seen: Mutex::new(HashMap::new()),
+        keys: PrefixGuard(Some(prefix_for_guard)),
+    }
+}
+
+/// Deletes a test's Redis keys when dropped.
+pub struct PrefixGuard(Option<String>);
+
+impl PrefixGuard {
+    /// Guards the keys under `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        Self(Some(prefix.to_owned()))
+    }
+}
+
+impl Drop for PrefixGuard {
+    fn drop(&mut self) {
+        if let Some(prefix) = self.0.take() {
+            delete_prefix(&prefix);
+        }
+    }
+}
+
+/// Deletes every Redis key under `prefix` (a test's own keys).
+pub fn delete_prefix(prefix: &str) {
+    if let Ok(client) = redis::Client::open(redis_url())
+        && let Ok(mut conn) = client.get_connection()
+    {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
     }
 }
 
@@ -166,6 +202,8 @@ impl TestApp {
     /// Stops the bot (as a process stop would) and starts a new one on the same fakes and
     /// Redis prefix.
     pub async fn restart(mut self) -> TestApp {
+        // The keys stay for the restarted bot (its own guard deletes them at the end).
+        self.keys.0 = None;
         self.stop_bot().await;
         let seen = std::mem::take(&mut *self.seen.lock().expect("lock"));
         let TestApp {
@@ -178,6 +216,24 @@ impl TestApp {
         let app = start_with_settings(tg, od, prefix, settings).await;
         *app.seen.lock().expect("lock") = seen;
         app
+    }
+
+    /// Waits until the outbox holds nothing (every request delivered, parked or given
+    /// up), so that a check that nothing more happens is not a race.
+    pub async fn drain_outbox(&self) {
+        let outbox = waviot_support_bot::storage::Store::connect(
+            &redis_url(),
+            &self.prefix,
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("redis")
+        .outbox();
+        let start = std::time::Instant::now();
+        while !outbox.pending().await.expect("outbox").is_empty() {
+            assert!(start.elapsed() < WAIT, "the outbox drained");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Stops the bot and waits for it to finish.

@@ -324,7 +324,8 @@ async fn an_access_request_in_english_with_a_shared_contact() {
 
 #[tokio::test]
 async fn without_redis_the_bot_keeps_its_state_in_the_embedded_file() {
-    let file = std::env::temp_dir().join(format!("bot-{}.db", uuid::Uuid::new_v4().simple()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bot.db");
     let path = file.clone();
     let app = crate::helpers::spawn_app_configured(move |s| {
         s.redis.url = None;
@@ -338,5 +339,4 @@ async fn without_redis_the_bot_keeps_its_state_in_the_embedded_file() {
     app.expect(&user, "664-245651").await;
     assert_eq!(app.od.cases().len(), 1);
     assert!(file.exists(), "the state lives in {}", file.display());
-    let _ = std::fs::remove_file(&file);
 }

@@ -52,17 +52,8 @@ struct Rig {
     tg: FakeTelegram,
     od: FakeOmnidesk,
     prefix: String,
-    config: tempfile_path::TempConfig,
-}
-
-mod tempfile_path {
-    /// A BOT_CONFIG file removed on drop.
-    pub struct TempConfig(pub std::path::PathBuf);
-    impl Drop for TempConfig {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
+    config: tempfile::NamedTempFile,
+    _keys: crate::helpers::PrefixGuard,
 }
 
 async fn rig(lease_secs: u32) -> Rig {
@@ -77,10 +68,12 @@ async fn rig_with(lease_secs: u32, extra: &str) -> Rig {
     od.set_rate_limit(1_000_000);
     let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
     let repo = env!("CARGO_MANIFEST_DIR");
-    let path =
-        std::env::temp_dir().join(format!("bot-config-{}.toml", uuid::Uuid::new_v4().simple()));
+    let config = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("a temporary config file");
     std::fs::write(
-        &path,
+        config.path(),
         format!(
             "redis-prefix = \"{prefix}\"\ndialogues-dir = \"{repo}/dialogues\"\nlocales-dir = \"{repo}/locales\"\n\
              delivery-lease-secs = {lease_secs}\ndelivery-retry-base-ms = 100\ndelivery-retry-cap-secs = 2\ntelegram-messages-per-sec = 1000\n\
@@ -91,8 +84,9 @@ async fn rig_with(lease_secs: u32, extra: &str) -> Rig {
     Rig {
         tg,
         od,
+        _keys: crate::helpers::PrefixGuard::new(&prefix),
         prefix,
-        config: tempfile_path::TempConfig(path),
+        config,
     }
 }
 
@@ -122,7 +116,7 @@ impl Rig {
             .env("OMNIDESK_EMAIL", STAFF_EMAIL)
             .env("OMNIDESK_API_KEY", API_KEY)
             .env("REDIS_URL", redis_url())
-            .env("BOT_CONFIG", &self.config.0)
+            .env("BOT_CONFIG", self.config.path())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -254,9 +248,11 @@ async fn the_bot_killed_with_sigkill_at_random_moments_delivers_each_request_exa
         let mut child = rig.bot();
         let alive = Duration::from_millis(rand::random_range(150..900));
         tokio::time::sleep(alive).await;
-        let _ = child.kill();
+        // Counted only when the bot was still running and the signal was sent.
+        if matches!(child.try_wait(), Ok(None)) && child.kill().is_ok() {
+            kills += 1;
+        }
         let _ = child.wait();
-        kills += 1;
     }
     let mut last = rig.bot();
     let final_wait = Duration::from_secs(60 + entries.len() as u64 / 4);
@@ -317,9 +313,8 @@ async fn sigterm_mid_delivery_finishes_the_delivery_and_loses_nothing() {
 async fn the_terminal_chat_with_omnidesk_configured_creates_a_real_case() {
     use std::io::Write;
     let rig = rig(5).await;
-    let dir = std::env::temp_dir().join(format!("chat-od-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let shot = dir.join("screen.png");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shot = dir.path().join("screen.png");
     let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[9u8; 2048][..]].concat();
     std::fs::write(&shot, &png).expect("png");
     // Shortest kind: description, skip link (2 = Skip), attach, Done (1), identification,
@@ -330,7 +325,7 @@ async fn the_terminal_chat_with_omnidesk_configured_creates_a_real_case() {
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
         .arg("chat")
-        .env("BOT_CONFIG", &rig.config.0)
+        .env("BOT_CONFIG", rig.config.path())
         .env("OMNIDESK_URL", rig.od.base_url())
         .env("OMNIDESK_EMAIL", STAFF_EMAIL)
         .env("OMNIDESK_API_KEY", API_KEY)
@@ -356,7 +351,6 @@ async fn the_terminal_chat_with_omnidesk_configured_creates_a_real_case() {
     assert_eq!(cases.len(), 1);
     assert_eq!(cases[0].attachments[0].bytes, png);
     assert_eq!(cases[0].fields["priority"], "low");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A free port on 127.0.0.1 (bound, then released).
