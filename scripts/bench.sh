@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Intake benchmark: builds the bot and the bench in release mode, installs the aiogram 3
+# Intake benchmark: builds the bot, the bench and the teloxide peer (bench/peers/teloxide,
+# a standalone project, into target/teloxide-peer) in release mode, installs the aiogram 3
 # reference bot into a virtual environment (target/bench-venv), then runs the same
-# scenario against both bots on loopback fakes and the Redis at REDIS_URL, and prints the
-# figures, the ratio and the verdicts against the targets (see BENCHMARKS.md).
+# scenario against the three bots on loopback fakes and the Redis at REDIS_URL, and prints
+# the figures, the ratios and the verdicts against the targets (see BENCHMARKS.md).
 #
 #   scripts/bench.sh            full run (20 s windows; a few minutes)
 #   scripts/bench.sh --quick    short run (3 s windows; under a minute once built)
@@ -21,6 +22,8 @@ if ! (exec 3<>"/dev/tcp/$host/$port" && printf 'PING\r\n' >&3 && read -r -t 2 re
 fi
 
 cargo build --release --locked -p waviot-support-bot -p intake-bench
+cargo build --release --locked --manifest-path bench/peers/teloxide/Cargo.toml \
+    --target-dir target/teloxide-peer
 
 venv=target/bench-venv
 req=bench/peers/aiogram/requirements.txt
@@ -35,6 +38,7 @@ fi
 mkdir -p target/bench
 exec target/release/intake-bench \
     --bot target/release/waviot-support-bot \
+    --teloxide-peer target/teloxide-peer/release/teloxide-peer \
     --python "$venv/bin/python" \
     --json target/bench/last.json \
     "$@"

@@ -577,6 +577,12 @@ impl Hub {
         }
     }
 
+    /// Chat (= user) ids given to synthetic users so far. A bot that keys its state by bare
+    /// chat id (teloxide's `RedisStorage`) leaves its keys under these.
+    pub fn chat_ids(&self) -> std::ops::Range<i64> {
+        FIRST_USER..self.lock().next_user
+    }
+
     /// Intakes completed since the hub started.
     pub fn intakes(&self) -> u64 {
         self.lock().counters.intakes

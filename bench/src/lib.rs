@@ -8,13 +8,14 @@
 //!   answers and measures each update's latency from hand-out to complete answer;
 //! - [`fake_omnidesk`]: answers case creation with `201`, counting streamed bytes;
 //! - [`redis_probe`]: Redis commands and round trips per update;
-//! - [`peer`]: starting the bots (this repository's and the aiogram 3 reference in
-//!   `bench/peers/aiogram/`) and reading their RSS from `/proc`;
+//! - [`peer`]: starting the bots (this repository's, the teloxide peer in
+//!   `bench/peers/teloxide/` and the aiogram 3 reference in `bench/peers/aiogram/`) and
+//!   reading their RSS from `/proc`;
 //! - [`run`]: the phases (calibration, offered load, saturation, attachments);
 //! - [`report`]: the table and the verdicts against the targets;
 //! - [`stats`]: percentiles and latency summaries.
 //!
-//! `scripts/bench.sh` builds everything and runs both bots; see `BENCHMARKS.md`.
+//! `scripts/bench.sh` builds everything and runs the three bots; see `BENCHMARKS.md`.
 
 #![warn(missing_docs)]
 

@@ -1,13 +1,13 @@
 //! `intake-bench`: runs the intake benchmark against this repository's bot and, when
-//! given a Python with aiogram, against the aiogram 3 reference bot; prints the figures
-//! and the verdicts, and optionally writes them as JSON.
+//! given their binaries, against the teloxide peer and the aiogram 3 reference bot;
+//! prints the figures and the verdicts, and optionally writes them as JSON.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Parser;
-use intake_bench::peer::Peer;
+use intake_bench::peer::{Peer, PeerKind};
 use intake_bench::report::{self, Machine, Outcome};
 use intake_bench::run::{self, Env, Plan};
 
@@ -24,8 +24,13 @@ struct Args {
     /// The repository root (dialogues/, locales/, bench/peers/).
     #[arg(long, default_value = ".")]
     repo: PathBuf,
+    /// The teloxide peer's release binary (`bench/peers/teloxide`, built by
+    /// scripts/bench.sh into target/teloxide-peer/release/); without it that peer does
+    /// not run.
+    #[arg(long)]
+    teloxide_peer: Option<PathBuf>,
     /// Python of a virtual environment with the aiogram peer's requirements; without it
-    /// only the Rust bot runs.
+    /// the aiogram peer does not run.
     #[arg(long)]
     python: Option<PathBuf>,
     /// Redis to use.
@@ -117,6 +122,15 @@ async fn real_main() -> anyhow::Result<()> {
         binary: bot,
         repo: repo.clone(),
     }];
+    if let Some(binary) = &args.teloxide_peer {
+        let binary = std::fs::canonicalize(binary).with_context(|| {
+            format!(
+                "{} (build it with cargo build --release --manifest-path bench/peers/teloxide/Cargo.toml)",
+                binary.display()
+            )
+        })?;
+        peers.push(Peer::Teloxide { binary });
+    }
     if let Some(python) = &args.python {
         peers.push(Peer::Aiogram {
             python: python.clone(),
@@ -127,20 +141,19 @@ async fn real_main() -> anyhow::Result<()> {
     for peer in &peers {
         reports.push(run::run_peer(peer, &plan, &env).await?);
     }
-    let ratio = reports
-        .get(1)
-        .map(|a| reports[0].saturation.updates_per_sec / a.saturation.updates_per_sec.max(1e-9));
-    let cpu_ratio = reports.get(1).map(|a| {
-        a.saturation_cpu.ms_per_update / reports[0].saturation_cpu.ms_per_update.max(1e-9)
-    });
-    let verdicts = report::verdicts(&reports[0], reports.get(1), &plan);
+    let peer = |kind| reports.iter().find(|r| r.kind == kind);
+    let aiogram = peer(PeerKind::Aiogram).map(|a| report::saturation_ratios(&reports[0], a));
+    let teloxide = peer(PeerKind::Teloxide).map(|t| report::saturation_ratios(&reports[0], t));
+    let verdicts = report::verdicts(&reports[0], peer(PeerKind::Aiogram), &plan);
     let outcome = Outcome {
         machine,
         revision: revision(&repo),
         mode: if args.quick { "quick" } else { "full" }.to_owned(),
+        ratio: aiogram.map(|r| r.0),
+        cpu_ratio: aiogram.map(|r| r.1),
+        teloxide_ratio: teloxide.map(|r| r.0),
+        teloxide_cpu_ratio: teloxide.map(|r| r.1),
         peers: reports,
-        ratio,
-        cpu_ratio,
         verdicts,
     };
     println!("{}", report::render(&outcome, &plan));

@@ -24,6 +24,12 @@ pub enum Peer {
         /// The repository (for `dialogues/` and `locales/`).
         repo: PathBuf,
     },
+    /// The teloxide peer: the intake as teloxide's examples write a bot
+    /// (`bench/peers/teloxide/`, a `Dialogue<State, RedisStorage<Json>>`).
+    Teloxide {
+        /// Its release binary.
+        binary: PathBuf,
+    },
     /// The aiogram 3 reference bot.
     Aiogram {
         /// The virtual environment's `python`.
@@ -33,12 +39,35 @@ pub enum Peer {
     },
 }
 
+/// Which bot a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerKind {
+    /// This repository's bot.
+    #[default]
+    Ours,
+    /// The teloxide peer.
+    Teloxide,
+    /// The aiogram 3 peer.
+    Aiogram,
+}
+
 impl Peer {
     /// Short name for reports.
     pub fn name(&self) -> &'static str {
         match self {
             Peer::Rust { .. } => "waviot-support-bot (Rust, teloxide)",
+            Peer::Teloxide { .. } => "teloxide peer (Rust, RedisStorage)",
             Peer::Aiogram { .. } => "aiogram 3 (Python)",
+        }
+    }
+
+    /// Which bot this is.
+    pub fn kind(&self) -> PeerKind {
+        match self {
+            Peer::Rust { .. } => PeerKind::Ours,
+            Peer::Teloxide { .. } => PeerKind::Teloxide,
+            Peer::Aiogram { .. } => PeerKind::Aiogram,
         }
     }
 }
@@ -149,6 +178,11 @@ impl BotProcess {
                     .env("BOT_CONFIG", &config)
                     .env("HTTP_ADDR", "127.0.0.1:0")
                     .current_dir(repo);
+                c
+            }
+            Peer::Teloxide { binary } => {
+                let mut c = tokio::process::Command::new(binary);
+                c.env("BOT_REDIS_PREFIX", &ends.prefix);
                 c
             }
             Peer::Aiogram { python, script } => {

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::peer::PeerKind;
 use crate::run::{PeerReport, Plan};
 
 /// The machine the figures come from.
@@ -102,14 +103,34 @@ pub struct Outcome {
     /// `git rev-parse --short HEAD` of the repository, `+dirty` when `src/` or `crates/`
     /// had uncommitted changes.
     pub revision: String,
-    /// The bots, the Rust one first.
+    /// The bots: ours first, then the teloxide peer and the aiogram peer when run.
     pub peers: Vec<PeerReport>,
     /// Rust ÷ aiogram sustained updates/s.
     pub ratio: Option<f64>,
     /// aiogram ÷ Rust CPU time per update at saturation.
     pub cpu_ratio: Option<f64>,
+    /// Ours ÷ the teloxide peer's sustained updates/s.
+    pub teloxide_ratio: Option<f64>,
+    /// The teloxide peer's ÷ our CPU time per update at saturation.
+    pub teloxide_cpu_ratio: Option<f64>,
     /// Verdicts against the targets.
     pub verdicts: Vec<Verdict>,
+}
+
+impl Outcome {
+    /// The report of a peer of this kind, when it ran.
+    pub fn peer(&self, kind: PeerKind) -> Option<&PeerReport> {
+        self.peers.iter().find(|p| p.kind == kind)
+    }
+}
+
+/// How many times better ours is than `peer` at saturation: (updates/s ours ÷ peer, CPU
+/// time per update peer ÷ ours).
+pub fn saturation_ratios(ours: &PeerReport, peer: &PeerReport) -> (f64, f64) {
+    (
+        ours.saturation.updates_per_sec / peer.saturation.updates_per_sec.max(1e-9),
+        peer.saturation_cpu.ms_per_update / ours.saturation_cpu.ms_per_update.max(1e-9),
+    )
 }
 
 fn mib(kib: u64) -> f64 {
@@ -236,32 +257,57 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
         s,
         "scenario: device-malfunction intake by a new user, 14 updates (10 steps, 4 button presses incl. menu and Send)\n"
     );
-    let names: Vec<&str> = o
-        .peers
-        .iter()
-        .map(|p| {
-            if p.name.starts_with("aiogram") {
-                "aiogram 3"
-            } else {
-                "waviot (Rust)"
-            }
-        })
-        .collect();
+    let ours = o.peer(PeerKind::Ours);
+    let others: Vec<(&str, &PeerReport)> = [
+        (PeerKind::Teloxide, "vs teloxide"),
+        (PeerKind::Aiogram, "vs aiogram"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, title)| Some((title, o.peer(kind)?)))
+    .filter(|_| ours.is_some())
+    .collect();
     let _ = write!(s, "{:<52}", "");
-    for n in &names {
-        let _ = write!(s, "{n:>30}");
+    for p in &o.peers {
+        let name = match p.kind {
+            PeerKind::Ours => "waviot (Rust)",
+            PeerKind::Teloxide => "teloxide peer (Rust)",
+            PeerKind::Aiogram => "aiogram 3",
+        };
+        let _ = write!(s, "{name:>30}");
     }
-    if o.ratio.is_some() {
-        let _ = write!(s, "{:>10}", "ratio");
+    for (title, _) in &others {
+        let _ = write!(s, "{title:>13}");
     }
     s.push('\n');
-    let mut row = |label: &str, cells: Vec<String>, ratio: Option<String>| {
+    // How many times better ours is than each peer: ours ÷ peer where more is better,
+    // peer ÷ ours where less is.
+    let ratios = |f: &dyn Fn(&PeerReport) -> f64, more_is_better: bool| -> Vec<String> {
+        let Some(ours) = ours else {
+            return Vec::new();
+        };
+        others
+            .iter()
+            .map(|(_, p)| {
+                let (a, b) = if more_is_better {
+                    (f(ours), f(p))
+                } else {
+                    (f(p), f(ours))
+                };
+                if a > 0.0 && b > 0.0 {
+                    format!("{:.1}×", a / b)
+                } else {
+                    "—".to_owned()
+                }
+            })
+            .collect()
+    };
+    let mut row = |label: &str, cells: Vec<String>, ratios: Vec<String>| {
         let _ = write!(s, "{label:<52}");
         for c in cells {
             let _ = write!(s, "{c:>30}");
         }
-        if let Some(r) = ratio {
-            let _ = write!(s, "{r:>10}");
+        for r in ratios {
+            let _ = write!(s, "{r:>13}");
         }
         s.push('\n');
     };
@@ -269,12 +315,12 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
     row(
         &format!("saturation ({} users): updates/s", plan.saturation_users),
         each(&|p| format!("{:.0}", p.saturation.updates_per_sec)),
-        o.ratio.map(|r| format!("{r:.1}×")),
+        ratios(&|p| p.saturation.updates_per_sec, true),
     );
     row(
         "  latency p50 / p95 / p99, ms",
         each(&|p| lat(&p.saturation)),
-        None,
+        ratios(&|p| p.saturation.latency.p99_ms, false),
     );
     row(
         "  CPU: bot cores / bot ms per update / bench cores",
@@ -286,7 +332,7 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
                 p.saturation_cpu.harness_cores
             )
         }),
-        o.cpu_ratio.map(|r| format!("{r:.1}×")),
+        ratios(&|p| p.saturation_cpu.ms_per_update, false),
     );
     row(
         &format!(
@@ -294,17 +340,17 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
             plan.offered_rate
         ),
         each(&|p| format!("{:.0}", p.offered.updates_per_sec)),
-        None,
+        Vec::new(),
     );
     row(
         "  latency p50 / p95 / p99, ms",
         each(&|p| lat(&p.offered)),
-        None,
+        ratios(&|p| p.offered.latency.p99_ms, false),
     );
     row(
         "  without Send: p50 / p95 / p99, ms",
         each(&|p| three(&p.offered.without_send)),
-        None,
+        Vec::new(),
     );
     row(
         "  Send (waits for the case number): p50 / p99, ms",
@@ -312,7 +358,7 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
             Some((_, l)) if l.count > 0 => format!("{:.2} / {:.2}", l.p50_ms, l.p99_ms),
             _ => "— (no intake reached it)".to_owned(),
         }),
-        None,
+        Vec::new(),
     );
     row(
         "  first reply p99 / max latency, ms",
@@ -322,7 +368,7 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
                 p.offered.first_reply.p99_ms, p.offered.latency.max_ms
             )
         }),
-        None,
+        Vec::new(),
     );
     row(
         "Redis round trips / update (exact; min–max)",
@@ -330,22 +376,22 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
             let (lo, hi) = p.calibration.round_trips_min_max;
             format!("{:.2} ({lo}–{hi})", p.calibration.round_trips_per_update)
         }),
-        None,
+        ratios(&|p| p.calibration.round_trips_per_update, false),
     );
     row(
         "  dialogue state only (Send excluded): max",
         each(&|p| dialogue_round_trips(p).1.to_string()),
-        None,
+        Vec::new(),
     );
     row(
         "Redis commands / update (exact)",
         each(&|p| format!("{:.2}", p.calibration.commands_per_update)),
-        None,
+        ratios(&|p| p.calibration.commands_per_update, false),
     );
     row(
         "Redis commands / update (INFO, saturation)",
         each(&|p| format!("{:.2}", p.saturation_redis.commands_per_update)),
-        None,
+        Vec::new(),
     );
     row(
         "RSS idle / peak under load / after load, MiB",
@@ -357,13 +403,19 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
                 mib(p.rss_after_load_kib)
             )
         }),
-        None,
+        ratios(&|p| p.idle_rss_kib as f64, false),
     );
     row(
         "intakes / cases / stalled users",
         each(&|p| format!("{} / {} / {}", p.intakes, p.cases, p.stalled)),
-        None,
+        Vec::new(),
     );
+    if !others.is_empty() {
+        let _ = writeln!(
+            s,
+            "(vs: how many times ours is better: updates/s ours ÷ peer; p99 latency, CPU per update, Redis and idle RSS peer ÷ ours)"
+        );
+    }
     for p in &o.peers {
         let cmds: Vec<String> = p
             .calibration
@@ -412,4 +464,113 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
         let _ = writeln!(s, "  [{mark}] {}: {}", v.target, v.measured);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            warmup: std::time::Duration::from_secs(1),
+            window: std::time::Duration::from_secs(3),
+            offered_rate: 1000,
+            offered_users: 200,
+            saturation_users: 256,
+            calibration_intakes: 2,
+            attachment_intakes: 0,
+            attachments_per_intake: 2,
+            attachment_size: 1,
+            attachments_only: false,
+        }
+    }
+
+    fn peer(kind: PeerKind, updates_per_sec: f64, ms_per_update: f64) -> PeerReport {
+        let mut p = PeerReport {
+            kind,
+            ..PeerReport::default()
+        };
+        p.saturation.updates_per_sec = updates_per_sec;
+        p.saturation_cpu.ms_per_update = ms_per_update;
+        p.idle_rss_kib = 10 * 1024;
+        p.calibration.commands_per_update = 2.0;
+        p
+    }
+
+    fn outcome(peers: Vec<PeerReport>) -> Outcome {
+        Outcome {
+            machine: Machine::default(),
+            mode: "quick".to_owned(),
+            revision: "abc1234".to_owned(),
+            peers,
+            ratio: None,
+            cpu_ratio: None,
+            teloxide_ratio: None,
+            teloxide_cpu_ratio: None,
+            verdicts: Vec::new(),
+        }
+    }
+
+    fn line<'a>(report: &'a str, label: &str) -> &'a str {
+        report
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no line {label:?} in\n{report}"))
+    }
+
+    /// The last `n` cells of a line (the ratio columns).
+    fn last(line: &str, n: usize) -> Vec<&str> {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        cells[cells.len().saturating_sub(n)..].to_vec()
+    }
+
+    #[test]
+    fn the_teloxide_peer_is_a_third_column_with_ratios_against_ours() {
+        let o = outcome(vec![
+            peer(PeerKind::Ours, 3000.0, 0.4),
+            peer(PeerKind::Teloxide, 1000.0, 1.2),
+            peer(PeerKind::Aiogram, 150.0, 6.0),
+        ]);
+
+        let report = render(&o, &plan());
+
+        let header = report
+            .lines()
+            .find(|l| l.contains("waviot (Rust)"))
+            .expect("header");
+        let columns: Vec<usize> = ["waviot (Rust)", "teloxide peer (Rust)", "aiogram 3"]
+            .iter()
+            .map(|name| header.find(name).expect(name))
+            .collect();
+        assert!(columns.windows(2).all(|w| w[0] < w[1]), "{header}");
+        assert!(header.contains("vs teloxide") && header.contains("vs aiogram"));
+        let saturation = line(&report, "saturation (256 users): updates/s");
+        assert_eq!(
+            last(saturation, 5),
+            ["3000", "1000", "150", "3.0×", "20.0×"]
+        );
+        let cpu = line(&report, "  CPU: bot cores");
+        assert_eq!(last(cpu, 2), ["3.0×", "15.0×"]);
+        let redis = line(&report, "Redis commands / update (exact)");
+        assert_eq!(last(redis, 5), ["2.00", "2.00", "2.00", "1.0×", "1.0×"]);
+    }
+
+    #[test]
+    fn without_peers_there_is_no_ratio_column() {
+        let report = render(&outcome(vec![peer(PeerKind::Ours, 3000.0, 0.4)]), &plan());
+
+        assert!(!report.contains("vs "), "{report}");
+        assert_eq!(last(line(&report, "saturation (256 users)"), 1), ["3000"]);
+    }
+
+    #[test]
+    fn saturation_ratios_say_how_many_times_better_ours_is() {
+        let ours = peer(PeerKind::Ours, 3000.0, 0.5);
+        let teloxide = peer(PeerKind::Teloxide, 1500.0, 2.0);
+
+        let (throughput, cpu) = saturation_ratios(&ours, &teloxide);
+
+        assert!((throughput - 2.0).abs() < 1e-9);
+        assert!((cpu - 4.0).abs() < 1e-9);
+    }
 }

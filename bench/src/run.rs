@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::fake_omnidesk::{Omnidesk, Received};
 use crate::fake_telegram::{Counters, Hub, Mode, Window};
-use crate::peer::{BotProcess, Endpoints, Peer};
+use crate::peer::{BotProcess, Endpoints, Peer, PeerKind};
 use crate::redis_probe::{self, CommandCounts, RespProxy};
 use crate::scenario::device_malfunction;
 
@@ -158,6 +158,8 @@ pub struct Attachments {
 pub struct PeerReport {
     /// Which bot.
     pub name: String,
+    /// Which bot, for the report's columns and ratios.
+    pub kind: PeerKind,
     /// Redis per update, exact.
     pub calibration: Calibration,
     /// RSS one second after start, KiB.
@@ -260,6 +262,7 @@ pub fn split_redis_url(url: &str) -> anyhow::Result<(String, String, String)> {
 fn prefix(env: &Env, peer: &Peer, phase: &str) -> String {
     let tag = match peer {
         Peer::Rust { .. } => "rs",
+        Peer::Teloxide { .. } => "tx",
         Peer::Aiogram { .. } => "ai",
     };
     format!("bench-{}-{tag}-{phase}:", env.run_id)
@@ -294,6 +297,7 @@ async fn wait_for(mut done: impl FnMut() -> bool, timeout: Duration) -> bool {
 pub async fn run_peer(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<PeerReport> {
     let mut report = PeerReport {
         name: peer.name().to_owned(),
+        kind: peer.kind(),
         ..PeerReport::default()
     };
     if !plan.attachments_only {
@@ -359,7 +363,7 @@ async fn calibrate(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Calibr
     cal.unloaded = fakes.hub.end_window();
     fakes.hub.drain(Duration::from_secs(5)).await;
     bot.stop().await;
-    cleanup(env, &pfx).await;
+    cleanup(env, peer, &pfx, &fakes.hub).await;
     let n = cal.per_step.len() as u64;
     cal.updates = n;
     let per = |x: u64| x as f64 / n.max(1) as f64;
@@ -375,11 +379,29 @@ async fn calibrate(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Calibr
     Ok(cal)
 }
 
-async fn cleanup(env: &Env, pfx: &str) {
-    if let Ok(mut conn) = redis_conn(&env.redis_url).await
-        && let Err(e) = redis_probe::delete_prefix(&mut conn, pfx).await
-    {
+/// Deletes the phase's keys: those under its prefix and, for the teloxide peer, whose
+/// `RedisStorage` has no prefix, the dialogues of the phase's chats (keyed by bare chat
+/// id; finished intakes have already deleted theirs).
+async fn cleanup(env: &Env, peer: &Peer, pfx: &str, hub: &Hub) {
+    let Ok(mut conn) = redis_conn(&env.redis_url).await else {
+        eprintln!("warning: could not connect to Redis to delete {pfx}* keys");
+        return;
+    };
+    if let Err(e) = redis_probe::delete_prefix(&mut conn, pfx).await {
         eprintln!("warning: could not delete {pfx}* keys: {e:#}");
+    }
+    if peer.kind() == PeerKind::Teloxide {
+        let chats: Vec<i64> = hub.chat_ids().collect();
+        for chunk in chats.chunks(1000) {
+            if let Err(e) = redis::cmd("UNLINK")
+                .arg(chunk)
+                .query_async::<u64>(&mut conn)
+                .await
+            {
+                eprintln!("warning: could not delete the teloxide peer's dialogues: {e:#}");
+                return;
+            }
+        }
     }
 }
 
@@ -479,7 +501,7 @@ async fn load(peer: &Peer, plan: &Plan, env: &Env, report: &mut PeerReport) -> a
     .await;
     report.cases = fakes.omnidesk.received().cases;
     bot.stop().await;
-    cleanup(env, &pfx).await;
+    cleanup(env, peer, &pfx, hub).await;
     Ok(())
 }
 
@@ -536,7 +558,7 @@ async fn attachments(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Atta
     let received = fakes.omnidesk.received();
     let downloaded = hub.counters().downloaded;
     bot.stop().await;
-    cleanup(env, &pfx).await;
+    cleanup(env, peer, &pfx, hub).await;
     if !finished {
         bail!(
             "{}: the attachment intakes did not finish in 120 s (unknown calls: {:?})",
