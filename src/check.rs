@@ -192,12 +192,14 @@ pub fn run(config: Option<&Path>) -> Result<Summary, Vec<String>> {
     }
 }
 
-fn check_dialogues(dir: &Path, problems: &mut Vec<String>) -> Option<Catalog> {
+/// The `*.toml` files of the dialogues folder as (file name, text), sorted by name; a
+/// file that cannot be read is listed as `path: -: problem` in `problems`.
+pub fn dialogue_files(dir: &Path, problems: &mut Vec<String>) -> Vec<(String, String)> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
             problems.push(format!("{}: -: cannot be read: {e}", dir.display()));
-            return None;
+            return Vec::new();
         }
     };
     let mut files = Vec::new();
@@ -215,6 +217,17 @@ fn check_dialogues(dir: &Path, problems: &mut Vec<String>) -> Option<Catalog> {
         }
     }
     files.sort();
+    files
+}
+
+fn check_dialogues(dir: &Path, problems: &mut Vec<String>) -> Option<Catalog> {
+    let mut unreadable = Vec::new();
+    let files = dialogue_files(dir, &mut unreadable);
+    let folder_unreadable = files.is_empty() && !unreadable.is_empty();
+    problems.append(&mut unreadable);
+    if folder_unreadable {
+        return None;
+    }
     match Catalog::parse(&files) {
         Ok(c) => Some(c),
         Err(errors) => {

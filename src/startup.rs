@@ -30,22 +30,14 @@ use tokio_util::sync::CancellationToken;
 ///
 /// The folder is unreadable, or the files have problems (each listed as `file: key: problem`).
 pub fn load_catalog(dir: &Path) -> anyhow::Result<Catalog> {
-    let mut files = Vec::new();
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("Failed to read the dialogues folder {}", dir.display()))?;
-    for entry in entries {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("Failed to read {}", path.display()))?;
-            files.push((name, text));
-        }
+    let mut problems = Vec::new();
+    let files = crate::check::dialogue_files(dir, &mut problems);
+    if !problems.is_empty() {
+        bail!(
+            "Failed to read the dialogues folder:\n{}",
+            problems.join("\n")
+        );
     }
-    files.sort();
     Catalog::parse(&files).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("dialogues are invalid:\n{}", lines.join("\n"))

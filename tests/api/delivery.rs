@@ -372,3 +372,29 @@ async fn each_delivery_counter_moves_with_its_cause() {
     assert_eq!(overdue.len(), 1);
     assert_eq!(overdue[0].id(), old.id());
 }
+
+#[tokio::test]
+async fn a_429_is_waited_out_whichever_header_carries_the_delay() {
+    use crate::fake_omnidesk::RetryAfterHeader;
+    for (i, style) in [RetryAfterHeader::Underscore, RetryAfterHeader::Hyphen]
+        .into_iter()
+        .enumerate()
+    {
+        let app = spawn_app().await;
+        app.od.set_retry_after_header(style);
+        app.od.push_behaviour(Behaviour::TooManyRequests {
+            retry_after: Some(1),
+        });
+        let user = TestUser::ru(700_020 + i as i64);
+        let started = Instant::now();
+        send_request(&app, &user).await;
+        app.expect(&user, "664-245651").await;
+        // Without the header the worker would wait its 60 s default.
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "{style:?}: waited retry_after"
+        );
+        app.drain_outbox().await;
+        assert_eq!(app.od.cases().len(), 1, "{style:?}");
+    }
+}

@@ -19,7 +19,6 @@
 //! `api_calls_left` (writes cost 2). Faults are injected per POST with
 //! [`FakeOmnidesk::push_behaviour`], including a case that is created while the TCP connection
 //! is then closed without any HTTP response ([`Behaviour::CreateThenDropConnection`]).
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -41,7 +40,6 @@ use serde_json::{Map, Value, json};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 
 /// Omnidesk's per-file attachment limit (25 MB).
 pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
@@ -240,7 +238,6 @@ pub struct FakeOmnidesk {
     shared: Arc<Shared>,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
 }
 
 impl FakeOmnidesk {
@@ -283,7 +280,7 @@ impl FakeOmnidesk {
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let listener = KillableListener { inner: tcp };
-        let task = tokio::spawn(async move {
+        tokio::spawn(async move {
             let _ = axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<ConnHandle>(),
@@ -297,34 +294,12 @@ impl FakeOmnidesk {
             shared,
             addr,
             stop: Some(stop),
-            task: Some(task),
         }
     }
 
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    /// The socket address the fake listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Stops the server (waits at most 3 s for open connections).
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(3), task)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
-        }
     }
 
     // ----------------------------------------------------------------------------------------
@@ -336,25 +311,6 @@ impl FakeOmnidesk {
         self.shared.lock().behaviours.push_back(behaviour);
     }
 
-    /// Behaviours not consumed yet.
-    pub fn pending_behaviours(&self) -> usize {
-        self.shared.lock().behaviours.len()
-    }
-
-    /// Strict mode (default on) rejects cases the real API would probably reject: no
-    /// `case` wrapper, no user identifier (`user_email`, `user_phone`, `user_custom_id`, …),
-    /// no `subject`, no `content`/`content_html`, an invalid `priority` or `user_email`.
-    pub fn set_strict(&self, strict: bool) {
-        self.shared.lock().strict = strict;
-    }
-
-    /// Overrides the attachment limits (defaults [`MAX_FILE_BYTES`], [`MAX_TOTAL_BYTES`]).
-    pub fn set_limits(&self, max_file_bytes: u64, max_total_bytes: u64) {
-        let mut inner = self.shared.lock();
-        inner.max_file_bytes = max_file_bytes;
-        inner.max_total_bytes = max_total_bytes;
-    }
-
     /// Sets the per-minute request budget (writes cost 2). Exceeding it answers 429 with a
     /// retry-after header until the minute window ends.
     pub fn set_rate_limit(&self, per_minute: u32) {
@@ -362,6 +318,11 @@ impl FakeOmnidesk {
         inner.rate_limit = per_minute;
         inner.window_start = Instant::now();
         inner.window_used = 0;
+    }
+
+    /// Chooses the header name(s) of the retry delay in 429 answers.
+    pub fn set_retry_after_header(&self, style: RetryAfterHeader) {
+        self.shared.lock().retry_after_header = style;
     }
 
     /// From now on, every POST with no queued behaviour waits until [`Self::release`].
@@ -380,37 +341,6 @@ impl FakeOmnidesk {
         self.shared.lock().create_delay = Some(delay);
     }
 
-    /// Chooses the header name(s) of the retry delay in 429 answers.
-    pub fn set_retry_after_header(&self, style: RetryAfterHeader) {
-        self.shared.lock().retry_after_header = style;
-    }
-
-    /// Changes a case's `status` (`open`, `waiting`, `closed`), e.g. to simulate an agent.
-    /// Returns false if the case does not exist.
-    pub fn set_case_status(&self, case_id: u64, status: &str) -> bool {
-        let found = {
-            let mut inner = self.shared.lock();
-            let updated_at = rfc2822_now();
-            match inner
-                .cases
-                .iter_mut()
-                .find(|c| c.received.case_id == case_id)
-            {
-                Some(case) => {
-                    case.json["status"] = json!(status);
-                    case.json["updated_at"] = json!(updated_at);
-                    if status == "closed" {
-                        case.json["closed_at"] = json!(updated_at);
-                    }
-                    true
-                }
-                None => false,
-            }
-        };
-        self.shared.changed();
-        found
-    }
-
     // ----------------------------------------------------------------------------------------
     // Inspection
     // ----------------------------------------------------------------------------------------
@@ -425,21 +355,6 @@ impl FakeOmnidesk {
             .collect()
     }
 
-    /// The case JSON (inner object of `{"case":…}`) as the fake serves it.
-    pub fn case_json(&self, case_id: u64) -> Option<Value> {
-        let inner = self.shared.lock();
-        inner
-            .cases
-            .iter()
-            .find(|c| c.received.case_id == case_id)
-            .map(|c| c.json.clone())
-    }
-
-    /// Messages added to cases, in order.
-    pub fn messages(&self) -> Vec<ReceivedMessage> {
-        self.shared.lock().messages.clone()
-    }
-
     /// Number of HTTP requests received (any path and method).
     pub fn requests_count(&self) -> usize {
         self.shared.lock().requests.len()
@@ -450,33 +365,14 @@ impl FakeOmnidesk {
         self.shared.lock().requests.clone()
     }
 
-    /// Requests rejected by validation, auth or limits (not by injected behaviours).
-    pub fn rejections(&self) -> Vec<Rejection> {
-        self.shared.lock().rejections.clone()
-    }
-
-    /// Requests with missing or wrong Basic auth.
-    pub fn auth_failures(&self) -> usize {
-        self.shared.lock().auth_failures
-    }
-
     // ----------------------------------------------------------------------------------------
     // Waiting
     // ----------------------------------------------------------------------------------------
 
     /// Waits (event-driven, at most `timeout`) until `cond(self)` holds. Returns whether it did.
     pub async fn wait_until(&self, mut cond: impl FnMut(&Self) -> bool, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut changes = self.shared.changes.subscribe();
-        loop {
-            if cond(self) {
-                return true;
-            }
-            match tokio::time::timeout_at(deadline, changes.changed()).await {
-                Ok(Ok(())) => {}
-                _ => return cond(self),
-            }
-        }
+        crate::helpers::wait_for_change(self.shared.changes.subscribe(), || cond(self), timeout)
+            .await
     }
 
     /// Waits until at least `n` cases exist; returns all cases, or `None` after `timeout`.
@@ -523,7 +419,6 @@ struct KillableListener {
 /// Per-connection info handed to handlers through `ConnectInfo`.
 #[derive(Clone, Debug)]
 struct ConnHandle {
-    remote: SocketAddr,
     killed: Arc<AtomicBool>,
 }
 
@@ -592,7 +487,7 @@ impl Listener for KillableListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             match self.inner.accept().await {
-                Ok((stream, remote)) => {
+                Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
                     let killed = Arc::new(AtomicBool::new(false));
                     return (
@@ -600,7 +495,7 @@ impl Listener for KillableListener {
                             inner: stream,
                             killed: killed.clone(),
                         },
-                        ConnHandle { remote, killed },
+                        ConnHandle { killed },
                     );
                 }
                 // Transient accept errors (e.g. EMFILE): back off briefly and retry.
@@ -610,8 +505,8 @@ impl Listener for KillableListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.inner.local_addr()?;
         Ok(ConnHandle {
-            remote: self.inner.local_addr()?,
             killed: Arc::new(AtomicBool::new(false)),
         })
     }

@@ -16,7 +16,6 @@
 //! Simulated users ([`TestUser`]) write to the bot through injection helpers
 //! ([`FakeTelegram::send_text`], [`FakeTelegram::press_button`], [`FakeTelegram::send_photo`], …)
 //! that queue real `Update` JSON objects.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
@@ -88,11 +87,6 @@ impl TestUser {
     /// An English-speaking user (`language_code = "en"`).
     pub fn en(id: i64) -> Self {
         Self::new(id, "John", Some("en"))
-    }
-
-    /// A user whose client sends no `language_code`.
-    pub fn without_language(id: i64) -> Self {
-        Self::new(id, "Anonymous", None)
     }
 
     /// The id of the user's private chat with the bot (equal to [`TestUser::id`]).
@@ -182,10 +176,6 @@ pub enum Failure {
         /// Seconds the bot must wait.
         retry_after: u32,
     },
-    /// HTTP 403 `Forbidden: bot was blocked by the user`.
-    Forbidden,
-    /// HTTP 500 `Internal Server Error` (teloxide sleeps 10 s before reporting it!).
-    ServerError,
     /// HTTP 400 with the given description (should start with `Bad Request: `).
     BadRequest {
         /// Telegram error description.
@@ -221,11 +211,6 @@ pub struct CallbackAnswer {
 /// [`FakeTelegram::register_generated_file`] (a deterministic pattern).
 pub fn generated_byte(i: u64) -> u8 {
     (i % 251) as u8
-}
-
-/// The whole content of a generated file of `size` bytes (allocates; for small sizes in asserts).
-pub fn generated_bytes(size: u64) -> Vec<u8> {
-    (0..size).map(generated_byte).collect()
 }
 
 #[derive(Debug, Clone)]
@@ -368,11 +353,6 @@ impl FakeTelegram {
     /// Base URL for `Bot::set_api_url`, e.g. `http://127.0.0.1:PORT/`.
     pub fn api_url(&self) -> reqwest::Url {
         reqwest::Url::parse(&format!("http://{}/", self.addr)).expect("valid fake Telegram URL")
-    }
-
-    /// The socket address the fake listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// Stops the server: no new connections, open connections are closed after their current
@@ -744,11 +724,6 @@ impl FakeTelegram {
         messages_to(&self.shared.lock(), chat_id)
     }
 
-    /// The last bot message sent to `chat_id`.
-    pub fn last_message_to(&self, chat_id: i64) -> Option<SentMessage> {
-        self.messages_to(chat_id).pop()
-    }
-
     /// One bot message by id (current state).
     pub fn message(&self, message_id: i32) -> Option<SentMessage> {
         self.shared
@@ -759,40 +734,9 @@ impl FakeTelegram {
             .map(|m| m.sent.clone())
     }
 
-    /// `(chat_id, message_id)` of bot messages deleted through `deleteMessage`.
-    pub fn deleted_messages(&self) -> Vec<(i64, i32)> {
-        let inner = self.shared.lock();
-        inner
-            .messages
-            .iter()
-            .filter(|m| m.deleted)
-            .map(|m| (m.sent.chat_id, m.sent.message_id))
-            .collect()
-    }
-
     /// Accepted `answerCallbackQuery` calls, in order.
     pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
         self.shared.lock().callback_answers.clone()
-    }
-
-    /// The callback query id carried by update `update_id` (from [`FakeTelegram::press_button`]).
-    pub fn callback_query_id(&self, update_id: i64) -> Option<String> {
-        let inner = self.shared.lock();
-        let update = inner
-            .pushed
-            .iter()
-            .find(|u| u["update_id"].as_i64() == Some(update_id))?;
-        update["callback_query"]["id"].as_str().map(str::to_owned)
-    }
-
-    /// Whether the callback query with this id was answered.
-    pub fn callback_answered(&self, callback_query_id: &str) -> bool {
-        self.shared
-            .lock()
-            .callbacks
-            .get(callback_query_id)
-            .copied()
-            .unwrap_or(false)
     }
 
     /// The highest positive `offset` the bot sent to `getUpdates` (0 if none): every update
@@ -801,42 +745,9 @@ impl FakeTelegram {
         self.shared.lock().confirmed_offset
     }
 
-    /// Updates queued and not yet confirmed.
-    pub fn pending_updates(&self) -> usize {
-        self.shared.lock().queue.len()
-    }
-
     /// Every update ever pushed, in order.
     pub fn pushed_updates(&self) -> Vec<Value> {
         self.shared.lock().pushed.clone()
-    }
-
-    /// Updates dropped because their type was not in the bot's `allowed_updates`.
-    pub fn filtered_updates(&self) -> Vec<Value> {
-        self.shared.lock().filtered.clone()
-    }
-
-    /// The `allowed_updates` the bot last sent to `getUpdates`/`setWebhook`, if any.
-    pub fn allowed_updates(&self) -> Option<Vec<String>> {
-        self.shared.lock().allowed_updates.clone()
-    }
-
-    /// Paths requested through `/file/bot<TOKEN>/<path>`, in order.
-    pub fn downloads(&self) -> Vec<String> {
-        self.shared.lock().downloads.clone()
-    }
-
-    /// Files registered so far.
-    pub fn files(&self) -> Vec<RegisteredFile> {
-        let inner = self.shared.lock();
-        let mut files: Vec<_> = inner.files.values().map(|f| f.info.clone()).collect();
-        files.sort_by(|a, b| a.file_path.cmp(&b.file_path));
-        files
-    }
-
-    /// The current webhook URL (empty when none is set).
-    pub fn webhook_url(&self) -> String {
-        self.shared.lock().webhook_url.clone()
     }
 
     /// The `commands` array set by `setMyCommands` for the default scope and `language_code`
@@ -849,28 +760,14 @@ impl FakeTelegram {
         self.shared.lock().commands.get(&key).cloned()
     }
 
-    /// Every command list set, keyed by `(scope JSON, language_code)`.
-    pub fn all_commands(&self) -> BTreeMap<(String, String), Value> {
-        self.shared.lock().commands.clone()
-    }
-
     // ----------------------------------------------------------------------------------------
     // Waiting
     // ----------------------------------------------------------------------------------------
 
     /// Waits (event-driven, at most `timeout`) until `cond(self)` holds. Returns whether it did.
     pub async fn wait_until(&self, mut cond: impl FnMut(&Self) -> bool, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut changes = self.shared.changes.subscribe();
-        loop {
-            if cond(self) {
-                return true;
-            }
-            match tokio::time::timeout_at(deadline, changes.changed()).await {
-                Ok(Ok(())) => {}
-                _ => return cond(self),
-            }
-        }
+        crate::helpers::wait_for_change(self.shared.changes.subscribe(), || cond(self), timeout)
+            .await
     }
 
     /// Waits for a bot message to `chat_id` matching `predicate` (already sent ones count; edits
@@ -893,33 +790,6 @@ impl FakeTelegram {
         found
     }
 
-    /// Waits until at least `n` bot messages were sent to `chat_id` after the first `after`
-    /// ones (i.e. `messages_to(chat_id)[after..]` has `n` entries). Returns exactly those `n`
-    /// messages, or `None` after `timeout`.
-    pub async fn wait_for_messages(
-        &self,
-        chat_id: i64,
-        after: usize,
-        n: usize,
-        timeout: Duration,
-    ) -> Option<Vec<SentMessage>> {
-        let mut found = None;
-        self.wait_until(
-            |fake| {
-                let all = fake.messages_to(chat_id);
-                if all.len() >= after + n {
-                    found = Some(all[after..after + n].to_vec());
-                    true
-                } else {
-                    false
-                }
-            },
-            timeout,
-        )
-        .await;
-        found
-    }
-
     /// Waits until `method` was called at least `n` times. Returns whether it was.
     pub async fn wait_for_calls(&self, method: &str, n: usize, timeout: Duration) -> bool {
         self.wait_until(|fake| fake.calls(method) >= n, timeout)
@@ -929,16 +799,6 @@ impl FakeTelegram {
     /// Waits until the bot confirmed update `update_id` (sent an offset above it).
     pub async fn wait_for_confirmed(&self, update_id: i64, timeout: Duration) -> bool {
         self.wait_until(|fake| fake.confirmed_offset() > update_id, timeout)
-            .await
-    }
-
-    /// Waits for the callback query with this id to be answered.
-    pub async fn wait_for_callback_answer(
-        &self,
-        callback_query_id: &str,
-        timeout: Duration,
-    ) -> bool {
-        self.wait_until(|fake| fake.callback_answered(callback_query_id), timeout)
             .await
     }
 }
@@ -1002,12 +862,6 @@ impl ApiError {
                 status: 429,
                 description: format!("Too Many Requests: retry after {retry_after}"),
                 parameters: Some(json!({ "retry_after": retry_after })),
-            },
-            Failure::Forbidden => Self::forbidden_blocked(),
-            Failure::ServerError => Self {
-                status: 500,
-                description: "Internal Server Error".into(),
-                parameters: None,
             },
             Failure::BadRequest { description } => Self {
                 status: 400,

@@ -165,6 +165,25 @@ async fn start_with_settings(
     }
 }
 
+/// Waits (event-driven, at most `timeout`) until `cond` holds, re-checking whenever
+/// `changes` moves; the one waiting loop of both fakes. Returns whether it held.
+pub async fn wait_for_change(
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    mut cond: impl FnMut() -> bool,
+    timeout: Duration,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => {}
+            _ => return cond(),
+        }
+    }
+}
+
 /// Deletes a test's Redis keys when dropped.
 pub struct PrefixGuard(Option<String>);
 

@@ -1,8 +1,6 @@
 //! End-to-end tests: the real application (built by the same `Application::build` as
 //! `main`) against a fake Bot API server, a fake Omnidesk and a real Redis.
 
-#![allow(dead_code)]
-
 mod deep_links;
 mod delivery;
 mod edge_cases;
