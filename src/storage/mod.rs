@@ -73,9 +73,6 @@ mod sqlite_store;
 
 use outbox::{Entry, Outbox};
 
-#[cfg(test)]
-mod contract_tests;
-
 pub(crate) use redis_store::RedisStore;
 pub(crate) use sqlite_store::FileStore;
 
@@ -354,9 +351,10 @@ impl Store {
         dispatch!(&self.backend, b => b.is_blocked(chat_id).await)
     }
 
-    /// Stores `raw` as a chat's session text, bypassing encoding (tests of old or corrupt data).
-    #[cfg(test)]
-    pub(crate) async fn write_raw_session(&self, chat_id: i64, raw: &str) -> anyhow::Result<()> {
+    /// Stores `raw` as a chat's session text, bypassing encoding (tests of old or corrupt
+    /// data).
+    #[doc(hidden)]
+    pub async fn write_raw_session(&self, chat_id: i64, raw: &str) -> anyhow::Result<()> {
         dispatch!(&self.backend, b => b.write_raw_session(chat_id, raw).await)
     }
 }

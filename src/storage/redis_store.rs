@@ -234,7 +234,6 @@ impl RedisStore {
         Ok(())
     }
 
-    #[cfg(test)]
     pub(crate) async fn write_raw_session(&self, chat_id: i64, raw: &str) -> anyhow::Result<()> {
         let () = self
             .conn()

@@ -318,7 +318,6 @@ impl FileStore {
         now.saturating_add(millis(self.inner.retention.draft).max(1))
     }
 
-    #[cfg(test)]
     pub(crate) async fn write_raw_session(&self, chat_id: i64, raw: &str) -> anyhow::Result<()> {
         let raw = raw.to_owned();
         let expires = self.session_expiry(now_ms());

@@ -356,7 +356,7 @@ async fn each_delivery_counter_moves_with_its_cause() {
         app.od.push_behaviour(Behaviour::ServiceUnavailable);
     }
     let outbox = outbox_of(&app).await;
-    let mut old = crate::processes::entry(1);
+    let mut old = crate::sample::entry(1);
     old.outgoing.request.submitted_at = chrono::Utc::now() - chrono::Duration::hours(1);
     outbox.enqueue(&old).await.expect("enqueued");
     assert!(

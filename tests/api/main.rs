@@ -12,4 +12,6 @@ mod intake_flow;
 mod privacy;
 mod processes;
 mod resilience;
+#[path = "../common/sample.rs"]
+mod sample;
 mod webhook;

@@ -5,48 +5,14 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use intake_core::dialogue::{Answer, Request};
-use intake_core::domain::{Email, FreeText};
-use intake_core::urgency::Urgency;
 use waviot_support_bot::delivery::short_token;
 use waviot_support_bot::storage::Store;
 use waviot_support_bot::storage::outbox::{Entry, Outbox};
-use waviot_support_bot::storage::outbox::{Sender, Submission};
 
 use crate::fake_omnidesk::{Behaviour, FakeOmnidesk};
 use crate::fake_telegram::FakeTelegram;
 use crate::helpers::{API_KEY, STAFF_EMAIL, redis_url};
-
-pub fn entry(i: usize) -> Entry {
-    let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
-    Entry::new(Submission {
-        request: Request {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            kind: "custom-development".to_owned(),
-            urgency: Urgency::Low,
-            fields: vec![
-                (
-                    "description".to_owned(),
-                    text(&format!("Запрос номер {i}: нужна форма отчёта")),
-                ),
-                (
-                    "email".to_owned(),
-                    Answer::Email(Email::parse("a@b.ru").expect("email")),
-                ),
-                ("organization".to_owned(), text("ООО Тест")),
-                ("login".to_owned(), text("test")),
-            ],
-            submitted_at: chrono::Utc::now(),
-        },
-        chat_id: 900_000 + i64::try_from(i).expect("small"),
-        sender: Sender {
-            id: 900_000 + u64::try_from(i).expect("small"),
-            username: None,
-            full_name: format!("User {i}"),
-        },
-        lang: "ru".to_owned(),
-    })
-}
+use crate::sample::entry;
 
 struct Rig {
     tg: FakeTelegram,

@@ -1,4 +1,4 @@
-//! The storage contract (see [`crate::storage`]), run against both backends: every test
+//! The storage contract (see `waviot_support_bot::storage`), run against both backends: every test
 //! below is generated once for Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`, a
 //! unique key prefix per test, removed afterwards) and once for the file store (a fresh
 //! file in a temporary folder per test).
@@ -7,13 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use intake_core::dialogue::{Answer, Profile, Request, Session, StoredSession};
-use intake_core::domain::{Email, FreeText};
-use intake_core::urgency::Urgency;
+use intake_core::dialogue::{Answer, Profile, Session, StoredSession};
+use intake_core::domain::Email;
 
-use super::outbox::{Sender, Submission};
-use super::{LoadedSession, Store};
-use crate::storage::outbox::{Claim, Entry, now_ms};
+use waviot_support_bot::storage::outbox::{Claim, Entry, now_ms};
+use waviot_support_bot::storage::{LoadedSession, Store};
+
+#[path = "common/sample.rs"]
+mod sample;
+use sample::entry;
 
 const TTL: Duration = Duration::from_secs(60);
 const LEASE: Duration = Duration::from_secs(60);
@@ -125,36 +127,10 @@ fn claimed(claims: &[Claim]) -> Vec<Entry> {
 }
 
 /// Claims exactly one entry (the only one due) and returns its claim.
-async fn claim_one(outbox: &crate::storage::outbox::Outbox, lease: Duration) -> Claim {
+async fn claim_one(outbox: &waviot_support_bot::storage::outbox::Outbox, lease: Duration) -> Claim {
     let mut claims = outbox.claim(lease, 10).await.expect("claim");
     assert_eq!(claims.len(), 1, "one entry claimed");
     claims.remove(0)
-}
-
-fn entry(i: usize) -> Entry {
-    let text = |s: &str| Answer::Text(FreeText::parse(s, 1, 4000).expect("valid text"));
-    Entry::new(Submission {
-        request: Request {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            kind: "custom-development".to_owned(),
-            urgency: Urgency::Low,
-            fields: vec![
-                ("description".to_owned(), text(&format!("Запрос {i}"))),
-                (
-                    "email".to_owned(),
-                    Answer::Email(Email::parse("a@b.ru").expect("email")),
-                ),
-            ],
-            submitted_at: chrono::Utc::now(),
-        },
-        chat_id: 700_000 + i64::try_from(i).expect("small"),
-        sender: Sender {
-            id: 700_000 + u64::try_from(i).expect("small"),
-            username: Some("tester".to_owned()),
-            full_name: format!("User {i}"),
-        },
-        lang: "ru".to_owned(),
-    })
 }
 
 fn session(update: i64) -> StoredSession {
