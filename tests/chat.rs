@@ -1,16 +1,13 @@
 //! The terminal chat driven through a pipe, ending in a dry-run case file.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-#[test]
-fn a_scripted_chat_from_a_pipe_ends_in_a_dry_run_case_with_every_field_and_the_attachment() {
+/// Runs `chat` (with `args`) in `dir` without Omnidesk settings, so cases go to
+/// `dir/dry-run`; feeds it `script` and returns what it printed at the end of the input.
+fn run_chat(dir: &Path, args: &[&str], script: &[u8]) -> Output {
     let repo = env!("CARGO_MANIFEST_DIR");
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = tmp.path();
-    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[7u8; 3000][..]].concat();
-    let shot = dir.join("shot.png");
-    std::fs::write(&shot, &png).expect("png written");
     let config = dir.join("bot.toml");
     std::fs::write(
         &config,
@@ -20,15 +17,9 @@ fn a_scripted_chat_from_a_pipe_ends_in_a_dry_run_case_with_every_field_and_the_a
         ),
     )
     .expect("config written");
-    // Menu: 2 = devices, then 1 = device malfunction; "2" skips an optional step
-    // (Back is 1 there); after the file, 1 = Done; on the summary, 1 = Send.
-    let script = format!(
-        "2\n1\n0x7a48ac\n0123-4567-8901\nhttps://lk.waviot.ru/?id=5&key=SECRET\n\
-         Модем не выходит на связь третьи сутки\n2\n/attach {}\n1\nme@example.ru\nООО Тест\ntest\n2\n1\n",
-        shot.display()
-    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
         .arg("chat")
+        .args(args)
         .env("BOT_CONFIG", &config)
         .env_remove("OMNIDESK_URL")
         .env_remove("OMNIDESK_EMAIL")
@@ -42,9 +33,26 @@ fn a_scripted_chat_from_a_pipe_ends_in_a_dry_run_case_with_every_field_and_the_a
         .stdin
         .take()
         .expect("stdin")
-        .write_all(script.as_bytes())
+        .write_all(script)
         .expect("script written");
-    let output = child.wait_with_output().expect("chat ends at EOF");
+    child.wait_with_output().expect("chat ends at EOF")
+}
+
+#[test]
+fn a_scripted_chat_from_a_pipe_ends_in_a_dry_run_case_with_every_field_and_the_attachment() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[7u8; 3000][..]].concat();
+    let shot = dir.join("shot.png");
+    std::fs::write(&shot, &png).expect("png written");
+    // Menu: 2 = devices, then 1 = device malfunction; "2" skips an optional step
+    // (Back is 1 there); after the file, 1 = Done; on the summary, 1 = Send.
+    let script = format!(
+        "2\n1\n0x7a48ac\n0123-4567-8901\nhttps://lk.waviot.ru/?id=5&key=SECRET\n\
+         Модем не выходит на связь третьи сутки\n2\n/attach {}\n1\nme@example.ru\nООО Тест\ntest\n2\n1\n",
+        shot.display()
+    );
+    let output = run_chat(dir, &[], script.as_bytes());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -87,40 +95,13 @@ fn a_scripted_chat_from_a_pipe_ends_in_a_dry_run_case_with_every_field_and_the_a
 
 #[test]
 fn a_sticker_link_typed_as_start_with_a_payload_prefills_the_modem_in_chat_mode() {
-    let repo = env!("CARGO_MANIFEST_DIR");
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
-    let config = dir.join("bot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "dialogues-dir = \"{repo}/dialogues\"\nlocales-dir = \"{repo}/locales\"\ndry-run-dir = \"{}\"\n",
-            dir.join("dry-run").display()
-        ),
-    )
-    .expect("config written");
     // 1 = device malfunction on the modem's menu; the modem step is not asked; "2" skips
     // the optional steps (Back is 1 there), "1" skips the screenshots; 1 = Send.
     let script = "/start m-7A48AC\n1\n0123-4567-8901\nhttps://lk.waviot.ru/?id=5\n\
                   Модем не выходит на связь третьи сутки\n2\n1\nme@example.ru\nООО Тест\ntest\n2\n1\n";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
-        .arg("chat")
-        .env("BOT_CONFIG", &config)
-        .env_remove("OMNIDESK_URL")
-        .env_remove("OMNIDESK_EMAIL")
-        .env_remove("OMNIDESK_API_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("chat starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script written");
-    let output = child.wait_with_output().expect("chat ends at EOF");
+    let output = run_chat(dir, &[], script.as_bytes());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(
@@ -144,35 +125,9 @@ fn a_sticker_link_typed_as_start_with_a_payload_prefills_the_modem_in_chat_mode(
 
 #[test]
 fn a_line_that_is_not_utf8_is_answered_and_the_session_goes_on() {
-    let repo = env!("CARGO_MANIFEST_DIR");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("bot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "dialogues-dir = \"{repo}/dialogues\"\nlocales-dir = \"{repo}/locales\"\ndry-run-dir = \"{}\"\n",
-            dir.path().join("dry-run").display()
-        ),
-    )
-    .expect("config written");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
-        .args(["chat", "--lang", "en"])
-        .env("BOT_CONFIG", &config)
-        .env_remove("OMNIDESK_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("chat starts");
-    let mut script: Vec<u8> = b"\xff\xfe broken \xc3\x28\n".to_vec();
-    script.extend_from_slice(b"/help\n");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&script)
-        .expect("script written");
-    let output = child.wait_with_output().expect("chat ends at EOF");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let script = b"\xff\xfe broken \xc3\x28\n/help\n";
+    let output = run_chat(tmp.path(), &["--lang", "en"], script);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("not UTF-8"), "{stdout}");

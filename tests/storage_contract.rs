@@ -13,6 +13,8 @@ use intake_core::domain::Email;
 use waviot_support_bot::storage::outbox::{Claim, Entry, now_ms};
 use waviot_support_bot::storage::{LoadedSession, Store};
 
+#[path = "common/keys.rs"]
+mod keys;
 #[path = "common/sample.rs"]
 mod sample;
 use sample::entry;
@@ -62,17 +64,8 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        if let Self::Redis { url, prefix } = self
-            && let Ok(client) = redis::Client::open(url.as_str())
-            && let Ok(mut conn) = client.get_connection()
-        {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{prefix}*"))
-                .query(&mut conn)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut conn);
-            }
+        if let Self::Redis { url, prefix } = self {
+            keys::delete_prefix(url, prefix);
         }
     }
 }

@@ -7,6 +7,17 @@ use intake_core::msg::Msg;
 use crate::fake_telegram::{Failure, TestUser};
 use crate::helpers::{WAIT, spawn_app, spawn_app_configured, step};
 
+/// Brings a new user to the screenshots step of the shortest kind.
+async fn to_screenshots(app: &crate::helpers::TestApp, user: &TestUser) {
+    app.says(user, "/start");
+    app.choose_kind(user, "ru", None, "custom-development")
+        .await;
+    app.says(user, "Нужна выгрузка показаний");
+    app.expect(user, &step(app, 2, 7)).await;
+    app.skip(user, "ru").await;
+    app.expect(user, &step(app, 3, 7)).await;
+}
+
 #[tokio::test]
 async fn a_second_user_is_answered_while_omnidesk_holds_the_first_users_request() {
     let app = spawn_app().await;
@@ -122,13 +133,7 @@ async fn a_chats_replies_keep_their_order_under_pacing_and_a_429() {
     })
     .await;
     let user = TestUser::ru(910_020);
-    app.says(&user, "/start");
-    app.choose_kind(&user, "ru", None, "custom-development")
-        .await;
-    app.says(&user, "Нужна выгрузка показаний");
-    app.expect(&user, &step(&app, 2, 7)).await;
-    app.skip(&user, "ru").await;
-    app.expect(&user, &step(&app, 3, 7)).await;
+    to_screenshots(&app, &user).await;
     for i in 0..3u8 {
         app.tg
             .send_photo(&user, vec![0xFF, 0xD8, i, 0xFF, 0xD9], None, None);
@@ -215,13 +220,7 @@ async fn figures() {
     // 3. One user sends an album of 10 photos (at the screenshots step).
     let app = spawn_app_configured(defaults).await;
     let user = TestUser::ru(919_005);
-    app.says(&user, "/start");
-    app.choose_kind(&user, "ru", None, "custom-development")
-        .await;
-    app.says(&user, "Нужна выгрузка показаний");
-    app.expect(&user, &step(&app, 2, 7)).await;
-    app.skip(&user, "ru").await;
-    app.expect(&user, &step(&app, 3, 7)).await;
+    to_screenshots(&app, &user).await;
     for i in 0..10u8 {
         app.tg.send_photo(
             &user,

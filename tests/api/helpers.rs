@@ -204,17 +204,7 @@ impl Drop for PrefixGuard {
 
 /// Deletes every Redis key under `prefix` (a test's own keys).
 pub fn delete_prefix(prefix: &str) {
-    if let Ok(client) = redis::Client::open(redis_url())
-        && let Ok(mut conn) = client.get_connection()
-    {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}*"))
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
-    }
+    crate::keys::delete_prefix(&redis_url(), prefix);
 }
 
 impl TestApp {

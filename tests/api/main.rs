@@ -9,6 +9,8 @@ mod fake_omnidesk;
 mod fake_telegram;
 mod helpers;
 mod intake_flow;
+#[path = "../common/keys.rs"]
+mod keys;
 mod privacy;
 mod processes;
 mod resilience;
