@@ -132,6 +132,16 @@ pub async fn spawn_app_configured(adjust: impl FnOnce(&mut Settings)) -> TestApp
     start_with_settings(tg, od, prefix, settings).await
 }
 
+/// Starts fresh fakes and the bot on the embedded store in `file` (no Redis).
+pub async fn spawn_app_on_file(file: &std::path::Path) -> TestApp {
+    let path = file.to_owned();
+    spawn_app_configured(move |s| {
+        s.redis.url = None;
+        s.bot.data_file = path;
+    })
+    .await
+}
+
 async fn start_with_settings(
     tg: FakeTelegram,
     od: FakeOmnidesk,

@@ -326,12 +326,7 @@ async fn an_access_request_in_english_with_a_shared_contact() {
 async fn without_redis_the_bot_keeps_its_state_in_the_embedded_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("bot.db");
-    let path = file.clone();
-    let app = crate::helpers::spawn_app_configured(move |s| {
-        s.redis.url = None;
-        s.bot.data_file = path;
-    })
-    .await;
+    let app = crate::helpers::spawn_app_on_file(&file).await;
     let user = TestUser::ru(500_005);
     let summary = app.fill_custom_development(&user).await;
     let app = app.restart().await;

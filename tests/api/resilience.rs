@@ -161,12 +161,7 @@ async fn an_update_is_confirmed_to_telegram_only_after_it_was_handled() {
     // the update) in hand until the test lets go.
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("bot.db");
-    let path = file.clone();
-    let app = crate::helpers::spawn_app_configured(move |s| {
-        s.redis.url = None;
-        s.bot.data_file = path;
-    })
-    .await;
+    let app = crate::helpers::spawn_app_on_file(&file).await;
     let user = TestUser::ru(800_004);
     let first = app.says(&user, "/help");
     assert!(app.tg.wait_for_confirmed(first, WAIT).await);
