@@ -294,6 +294,15 @@ impl BotFile {
                 ));
             }
         }
+        if let Some(channel) = &self.omnidesk.channel
+            && !(channel.len() > 3
+                && channel.starts_with("cch")
+                && channel[3..].chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(format!(
+                "omnidesk.channel: `{channel}` is not a custom channel id such as cch159"
+            ));
+        }
         for (key, value) in [
             ("token-field", &self.omnidesk.token_field),
             ("deadline-field", &self.omnidesk.deadline_field),
@@ -556,6 +565,18 @@ labels = { device-malfunction = [101, 102] }
                 .expect_err("invalid")
                 .contains("token-field")
         );
+    }
+
+    #[test]
+    fn a_custom_channel_must_look_like_cch_n() {
+        let ok: Result<BotFile, _> = toml::from_str("[omnidesk]\nchannel = \"cch159\"\n");
+        assert!(ok.expect("parses").validate().is_ok());
+        for bad in ["159", "cch", "cchX1", "channel159"] {
+            let file: BotFile =
+                toml::from_str(&format!("[omnidesk]\nchannel = \"{bad}\"\n")).expect("parses");
+            let err = file.validate().expect_err(bad);
+            assert!(err.contains("omnidesk.channel"), "{err}");
+        }
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub fn build_case(
         user_phone: text_of("phone"),
         priority: req.urgency.omnidesk_priority().to_owned(),
         language_id: mapping.language_id,
+        channel: mapping.channel.clone(),
+        user_custom_id: mapping.channel.as_ref().map(|_| out.sender.id.to_string()),
         group_id: mapping.group_id,
         custom_fields,
         labels: mapping.labels.get(&req.kind).cloned().unwrap_or_default(),

@@ -52,6 +52,11 @@ pub struct NewCase {
     pub priority: String,
     /// Language id.
     pub language_id: Option<u64>,
+    /// Custom channel (`cchNNN`) the case is created on, so agents' replies come back to
+    /// the bot.
+    pub channel: Option<String>,
+    /// The user's id on that channel (the Telegram user id).
+    pub user_custom_id: Option<String>,
     /// Group id.
     pub group_id: Option<u64>,
     /// `cf_N` → value.
@@ -307,6 +312,14 @@ fn case_json(case: &NewCase) -> serde_json::Value {
     if let Some(id) = case.language_id {
         obj.insert("language_id".into(), id.into());
     }
+    for (k, v) in [
+        ("channel", &case.channel),
+        ("user_custom_id", &case.user_custom_id),
+    ] {
+        if let Some(v) = v {
+            obj.insert(k.into(), v.clone().into());
+        }
+    }
     if let Some(id) = case.group_id {
         obj.insert("group_id".into(), id.into());
     }
@@ -367,6 +380,9 @@ pub struct OmnideskMapping {
     pub language_id: Option<u64>,
     /// `group_id` of created cases.
     pub group_id: Option<u64>,
+    /// Custom channel (`cchNNN`) to create cases on, with the Telegram user as
+    /// `user_custom_id`; without it cases are created by e-mail identity.
+    pub channel: Option<String>,
     /// Field id → custom field (`cf_N`) that also receives its value.
     #[serde(default)]
     pub custom_fields: BTreeMap<String, String>,

@@ -385,3 +385,26 @@ async fn a_429_with_retry_after_is_waited_out_whichever_header_carries_the_delay
         assert_eq!(app.od.cases().len(), 1, "{style:?}");
     }
 }
+
+#[tokio::test]
+async fn with_a_custom_channel_the_case_is_created_on_it_for_the_telegram_user() {
+    let app = spawn_app_configured(|s| s.bot.omnidesk.channel = Some("cch159".to_owned())).await;
+    let user = TestUser::ru(700_030);
+    send_request(&app, &user).await;
+    app.expect(&user, "664-245651").await;
+    let case = &app.od.cases()[0];
+    assert_eq!(case.fields["channel"], "cch159");
+    assert_eq!(case.fields["user_custom_id"], user.id.to_string());
+    assert_eq!(
+        case.fields["user_email"], "a@b.ru",
+        "the e-mail stays in the case"
+    );
+
+    // Without the setting: e-mail identity only.
+    let app = spawn_app().await;
+    send_request(&app, &user).await;
+    app.expect(&user, "664-245651").await;
+    let case = &app.od.cases()[0];
+    assert!(!case.fields.contains_key("channel"));
+    assert!(!case.fields.contains_key("user_custom_id"));
+}
