@@ -268,6 +268,7 @@ async fn perform(
             }
             Effect::Toast(m) => writeln!(out, "  ({})", setup.i18n.render(lang, &m))?,
             Effect::ClearOriginKeyboard | Effect::Forget => {}
+            Effect::ShowRequests => writeln!(out, "{}", setup.i18n.text(lang, "status-chat"))?,
             Effect::Submit(request) => submit(setup, lang, *request, out).await?,
         }
     }

@@ -102,6 +102,7 @@ impl DryRun {
         Ok(CreatedCase {
             case_id: i64::from(n),
             case_number: number,
+            status: Some("open".to_owned()),
         })
     }
 
@@ -162,6 +163,7 @@ impl DryRun {
                 return Ok(Some(CreatedCase {
                     case_id: id,
                     case_number: number,
+                    status: Some("open".to_owned()),
                 }));
             }
         }

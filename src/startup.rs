@@ -245,6 +245,7 @@ impl Application {
             worker.handle.clone(),
             worker.outbound.clone(),
             worker.metrics.clone(),
+            worker.deliverer.clone(),
             Duration::from_secs(u64::from(bot_cfg.omnidesk_timeout_secs)),
             FloodGuard::new(
                 bot_cfg.flood_max_updates,

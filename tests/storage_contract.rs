@@ -112,6 +112,7 @@ contract!(
     park_parked_and_retry,
     depth_counts_waiting_and_parked,
     concurrent_claimers_never_share_an_entry,
+    my_requests_are_listed_newest_first_per_user_and_forgotten,
 );
 
 /// The entries of claims, in order.
@@ -685,6 +686,45 @@ async fn depth_counts_waiting_and_parked(h: &Harness) {
             .expect("complete")
     );
     assert_eq!(outbox.depth().await.expect("depth"), (1, 1));
+}
+
+async fn my_requests_are_listed_newest_first_per_user_and_forgotten(h: &Harness) {
+    let store = h.store().await;
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        let mut e = entry(1);
+        e.outgoing.request.submitted_at = chrono::Utc::now() + chrono::Duration::seconds(i);
+        e.outgoing.request.kind = format!("kind-{i}");
+        let read = store.load_chat(e.outgoing.chat_id, 0).await.expect("load");
+        assert!(
+            store
+                .commit(
+                    e.outgoing.chat_id,
+                    read.revision,
+                    &session(i),
+                    None,
+                    Some(&e)
+                )
+                .await
+                .expect("commit")
+        );
+        sent.push(e);
+    }
+    store
+        .commit(5, 0, &session(1), None, Some(&entry(5)))
+        .await
+        .expect("another user's");
+    let user = sent[0].outgoing.sender.id;
+    let mine = store.my_requests(user, 2).await.expect("mine");
+    let kinds: Vec<&str> = mine.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, ["kind-2", "kind-1"], "newest first, at most 2");
+    assert_eq!(mine[0].id, sent[2].id());
+    store
+        .forget(user, sent[0].outgoing.chat_id)
+        .await
+        .expect("forget");
+    assert!(store.my_requests(user, 5).await.expect("mine").is_empty());
+    assert_eq!(store.my_requests(900_005, 5).await.expect("mine").len(), 1);
 }
 
 async fn concurrent_claimers_never_share_an_entry(h: &Harness) {

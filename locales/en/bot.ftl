@@ -47,7 +47,7 @@ help =
     • Low — agreed with the support specialist: custom firmware, custom report forms, interface changes.
 
     Hotline: 8-800-550-51-89, e-mail: support@waviot.ru
-    Commands: /new — new request, /cancel — cancel, /language — language, /forget — delete my data, /help — help.
+    Commands: /new — new request, /status — my requests, /cancel — cancel, /language — language, /forget — delete my data, /help — help.
 
     What the bot keeps: your e-mail, organization, login and phone (so as not to ask again) and your language — for a year after you last used the bot; an unfinished draft — 7 days. To delete it all at once: /forget.
 
@@ -174,3 +174,13 @@ forget-kept = All right, nothing was deleted.
 send-limit = You have sent many requests in a row. You can send the next one in { $minutes } min. The draft is kept — come back to it later.
 send-limit-hotline = If it is urgent, call the hotline: 8-800-550-51-89.
 chat-invalid-utf8 = The line is not UTF-8 and was skipped. Example: 7A48AC
+status-title = Your latest requests:
+status-none = You have not sent any requests through the bot yet. New request: /new
+status-line = • No. { $number } — { $kind }, { $date }: { $state }
+status-line-waiting = • { $kind }, { $date }: saved, waiting for its number
+status-open = open
+status-waiting = waiting for your reply
+status-closed = closed
+status-unknown = state unknown right now
+status-chat = The list of requests is available in Telegram; in the terminal chat the number is shown right after sending.
+cmd-status = My requests

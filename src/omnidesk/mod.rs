@@ -74,6 +74,8 @@ pub struct CreatedCase {
     pub case_id: i64,
     /// Number shown to people, e.g. `664-245651`.
     pub case_number: String,
+    /// Its status (`open`, `waiting`, `closed`…), when the answer said.
+    pub status: Option<String>,
 }
 
 /// Why the help desk (Omnidesk, or the dry-run folder) failed a create or a lookup.
@@ -237,6 +239,7 @@ impl OmnideskClient {
                 .case
                 .case_number
                 .unwrap_or_else(|| envelope.case.case_id.to_string()),
+            status: envelope.case.status,
         })
     }
 }
@@ -281,6 +284,7 @@ impl OmnideskClient {
             .map(|(_, case)| CreatedCase {
                 case_id: case.case_id,
                 case_number: case.case_number.unwrap_or_else(|| case.case_id.to_string()),
+                status: case.status,
             }))
     }
 }

@@ -16,6 +16,9 @@ pub(super) struct CaseBody {
     pub case_id: i64,
     #[serde(default, deserialize_with = "opt_string_or_int")]
     pub case_number: Option<String>,
+    /// `open`, `waiting`, `closed`…, when given.
+    #[serde(default, deserialize_with = "opt_string_or_int")]
+    pub status: Option<String>,
 }
 
 /// The cases of a list answer (`{"0":{"case":{...}},"1":…,"total_count":N}`), with

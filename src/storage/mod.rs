@@ -20,7 +20,8 @@
 //!   use (a year by default), then read as absent; none, or an undecodable one, reads as
 //!   the default. [`Store::forget`] deletes them at once.
 //! - **Sends** of each user (the times an entry was committed for them) are kept a day,
-//!   for the submission limits.
+//!   for the submission limits; the requests themselves (id, kind, time) are listed for
+//!   `/status` as long as their case numbers are kept.
 //! - **Atomic, conditional commit.** The session, the profile and the outbox entry given to
 //!   [`Store::commit`] are all written or none is: a request is either still a draft or
 //!   safely queued, never lost in between. Each session has a revision; a commit writes
@@ -108,6 +109,32 @@ impl Retention {
     /// A year.
     pub const DEFAULT_PROFILE: Duration = Duration::from_secs(365 * 24 * 3600);
 }
+
+/// A request a user sent, as listed by `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MyRequest {
+    /// Request id.
+    pub id: String,
+    /// Kind id.
+    pub kind: String,
+    /// When it was sent (Unix ms).
+    pub sent_at_ms: i64,
+}
+
+impl MyRequest {
+    /// The record of the request in `entry`.
+    pub fn of(entry: &Entry) -> Self {
+        Self {
+            id: entry.id().to_owned(),
+            kind: entry.outgoing.request.kind.clone(),
+            sent_at_ms: entry.outgoing.request.submitted_at.timestamp_millis(),
+        }
+    }
+}
+
+/// How long a user's requests are listed by `/status` (as long as their case numbers
+/// are kept).
+pub const MINE_KEPT: Duration = outbox::DELIVERED_TTL;
 
 /// How long a user's sends are remembered, for the submission limits.
 pub const SENDS_KEPT: Duration = Duration::from_secs(24 * 3600);
@@ -315,7 +342,26 @@ impl Store {
         Outbox::new(self.backend.clone())
     }
 
-    /// Deletes what is kept about a user: their profile and the blocked mark of their chat.
+    /// The user's latest requests (at most `limit`, newest first, within [`MINE_KEPT`]).
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn my_requests(&self, user_id: u64, limit: usize) -> anyhow::Result<Vec<MyRequest>> {
+        let raw = dispatch!(&self.backend, b => b.my_requests(user_id).await)?;
+        let since = outbox::now_ms() - i64::try_from(MINE_KEPT.as_millis()).unwrap_or(i64::MAX);
+        let mut mine: Vec<MyRequest> = raw
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .filter(|m: &MyRequest| m.sent_at_ms > since)
+            .collect();
+        mine.sort_by_key(|m| std::cmp::Reverse(m.sent_at_ms));
+        mine.truncate(limit);
+        Ok(mine)
+    }
+
+    /// Deletes what is kept about a user: their profile, the blocked mark of their chat and
+    /// the list of their requests.
     ///
     /// # Errors
     ///

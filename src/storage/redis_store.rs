@@ -8,6 +8,8 @@
 //! - `blocked:<chat id>`: the user blocked the bot; no messages until they write again
 //!   (expiring like a profile);
 //! - `sent:<user id>`: sorted set of the times the user sent requests, the last day;
+//! - `mine:<user id>`: hash request id → (id, kind, time) of the user's requests, for
+//!   `/status`, kept as long as case numbers;
 //! - `outbox:items` (hash id → entry JSON), `outbox:due` (sorted set id → due ms),
 //!   `outbox:held` (hash id → fencing token of its last claim), `outbox:token` (the
 //!   counter tokens come from), `outbox:parked` (hash id → parked JSON),
@@ -24,7 +26,7 @@ use intake_core::dialogue::{Profile, StoredSession};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use super::{Retention, SENDS_KEPT};
+use super::{MINE_KEPT, MyRequest, Retention, SENDS_KEPT};
 use crate::storage::outbox::{DELIVERED_TTL, Entry, Parked, now_ms, unpark};
 
 /// Claims due ids: KEYS = due, items, held, token counter; ARGV = now, until, max.
@@ -83,9 +85,10 @@ return 1
 ";
 
 /// Commits a chat if its session is at the expected revision: KEYS = session, revision,
-/// profile, outbox items, outbox due, sender's sends; ARGV = expected revision, session
-/// JSON, draft TTL ms, profile JSON or '', entry id or '', entry JSON, now ms, profile TTL
-/// ms, sends kept ms. Returns 1 when written, else 0.
+/// profile, outbox items, outbox due, sender's sends, sender's requests; ARGV = expected
+/// revision, session JSON, draft TTL ms, profile JSON or '', entry id or '', entry JSON,
+/// now ms, profile TTL ms, sends kept ms, request record JSON, requests kept ms. Returns 1
+/// when written, else 0.
 const COMMIT: &str = r"
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 if current ~= tonumber(ARGV[1]) then
@@ -102,6 +105,8 @@ if ARGV[5] ~= '' then
   redis.call('ZADD', KEYS[6], ARGV[7], ARGV[5])
   redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', tonumber(ARGV[7]) - tonumber(ARGV[9]))
   redis.call('PEXPIRE', KEYS[6], ARGV[9])
+  redis.call('HSET', KEYS[7], ARGV[5], ARGV[10])
+  redis.call('PEXPIRE', KEYS[7], ARGV[11])
 end
 return 1
 ";
@@ -222,12 +227,22 @@ impl RedisStore {
         ))
     }
 
+    /// The records of the user's requests (JSON).
+    pub(crate) async fn my_requests(&self, user_id: u64) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .conn()
+            .hvals(self.key(&format!("mine:{user_id}")))
+            .await?)
+    }
+
     pub(crate) async fn forget(&self, user_id: u64, chat_id: i64) -> anyhow::Result<()> {
         let () = redis::pipe()
             .atomic()
             .del(self.key(&format!("profile:{user_id}")))
             .ignore()
             .del(self.key(&format!("blocked:{chat_id}")))
+            .ignore()
+            .del(self.key(&format!("mine:{user_id}")))
             .ignore()
             .query_async(&mut self.conn())
             .await?;
@@ -266,6 +281,10 @@ impl RedisStore {
                 "sent:{}",
                 outgoing.map_or(0, |e| e.outgoing.sender.id)
             )))
+            .key(self.key(&format!(
+                "mine:{}",
+                outgoing.map_or(0, |e| e.outgoing.sender.id)
+            )))
             .arg(revision)
             .arg(serde_json::to_string(session)?)
             .arg(self.ttl_ms())
@@ -282,7 +301,14 @@ impl RedisStore {
                 .arg(now_ms()),
             None => script.arg("").arg("").arg(0),
         };
-        script.arg(self.profile_ttl_ms()).arg(as_ms(SENDS_KEPT));
+        script
+            .arg(self.profile_ttl_ms())
+            .arg(as_ms(SENDS_KEPT))
+            .arg(match outgoing {
+                Some(entry) => serde_json::to_string(&MyRequest::of(entry))?,
+                None => String::new(),
+            })
+            .arg(as_ms(MINE_KEPT));
         let written: i32 = script.invoke_async(&mut self.conn()).await?;
         Ok(written == 1)
     }

@@ -7,6 +7,8 @@
 //! - `profiles(user_id, data, expires_ms)`, `blocked(chat_id, expires_ms)`: read as absent
 //!   once expired; a profile's expiry is renewed whenever it is read for an update;
 //! - `sent(user_id, at_ms)`: when each user sent requests, the last day;
+//! - `mine(request_id, user_id, data, at_ms)`: each user's requests (id, kind, time) for
+//!   `/status`, kept as long as case numbers;
 //! - `outbox(id, entry, due_ms, token)` with an index on `due_ms` (`token`: the fencing
 //!   token of the entry's last claim), `parked(id, parked)`,
 //!   `delivered(id, case_number, expires_ms)`, `counters(name, value)` (where tokens come
@@ -27,7 +29,7 @@ use anyhow::{Context, bail};
 use intake_core::dialogue::{Profile, StoredSession};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Retention, SENDS_KEPT};
+use super::{MINE_KEPT, MyRequest, Retention, SENDS_KEPT};
 use crate::storage::outbox::{DELIVERED_TTL, Entry, Parked, millis, now_ms, unpark};
 
 /// The schema this code writes.
@@ -54,6 +56,13 @@ CREATE TABLE IF NOT EXISTS sent (
     at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sent_user ON sent (user_id, at_ms);
+CREATE TABLE IF NOT EXISTS mine (
+    request_id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mine_user ON mine (user_id, at_ms);
 CREATE TABLE IF NOT EXISTS outbox (
     id TEXT PRIMARY KEY,
     entry TEXT NOT NULL,
@@ -150,6 +159,10 @@ fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
         [now.saturating_sub(millis(SENDS_KEPT))],
     )?;
     conn.execute("DELETE FROM delivered WHERE expires_ms <= ?1", [now])?;
+    conn.execute(
+        "DELETE FROM mine WHERE at_ms <= ?1",
+        [now.saturating_sub(millis(MINE_KEPT))],
+    )?;
     Ok(())
 }
 
@@ -278,12 +291,25 @@ impl FileStore {
         .await
     }
 
+    /// The records of the user's requests (JSON).
+    pub(crate) async fn my_requests(&self, user_id: u64) -> anyhow::Result<Vec<String>> {
+        let user = user_key(user_id)?;
+        self.with(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT data FROM mine WHERE user_id = ?1 ORDER BY at_ms DESC")?;
+            let rows = stmt.query_map([user], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
     pub(crate) async fn forget(&self, user_id: u64, chat_id: i64) -> anyhow::Result<()> {
         let user = user_key(user_id)?;
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute("DELETE FROM profiles WHERE user_id = ?1", [user])?;
             tx.execute("DELETE FROM blocked WHERE chat_id = ?1", [chat_id])?;
+            tx.execute("DELETE FROM mine WHERE user_id = ?1", [user])?;
             tx.commit()?;
             Ok(())
         })
@@ -369,9 +395,19 @@ impl FileStore {
             }
             if let Some(entry) = entry {
                 put_entry(&tx, &entry, now)?;
+                let user = user_key(entry.outgoing.sender.id)?;
                 tx.execute(
                     "INSERT INTO sent (user_id, at_ms) VALUES (?1, ?2)",
-                    params![user_key(entry.outgoing.sender.id)?, now],
+                    params![user, now],
+                )?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO mine (request_id, user_id, data, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        entry.id(),
+                        user,
+                        serde_json::to_string(&MyRequest::of(&entry))?,
+                        now
+                    ],
                 )?;
             }
             if sweep_due {

@@ -10,6 +10,7 @@ mod extract;
 mod guard;
 mod polling;
 mod render;
+mod status;
 pub mod webhook;
 
 use std::panic::AssertUnwindSafe;
@@ -39,6 +40,7 @@ pub use extract::command;
 pub use guard::{FloodGuard, Verdict};
 pub use polling::{AckPolling, InFlight};
 pub use render::text as render_text;
+pub use status::StatusCache;
 
 /// Everything the handler needs, shared by all updates.
 pub struct AppState {
@@ -56,6 +58,10 @@ pub struct AppState {
     pub outbound: Arc<Outbound>,
     /// Chats sending too much.
     pub flood: FloodGuard,
+    /// The help desk, for `/status` lookups.
+    pub desk: crate::delivery::Deliverer,
+    /// States looked up for `/status`.
+    pub status_cache: Arc<StatusCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Updates being handled (polling confirms only up to the oldest of them).
@@ -85,6 +91,7 @@ impl AppState {
         worker: WorkerHandle,
         outbound: Arc<Outbound>,
         metrics: Arc<Metrics>,
+        desk: crate::delivery::Deliverer,
         answer_wait: Duration,
         flood: FloodGuard,
     ) -> Self {
@@ -97,6 +104,8 @@ impl AppState {
             worker,
             outbound,
             flood,
+            desk,
+            status_cache: Arc::default(),
             metrics,
             in_flight: Arc::default(),
             answer_wait,
@@ -118,10 +127,12 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
 /// Telegram refused the call.
 pub async fn publish_commands(bot: &Bot, i18n: &Localizer) -> anyhow::Result<()> {
     for (lang, code) in [("ru", None), ("ru", Some("ru")), ("en", Some("en"))] {
-        let commands: Vec<BotCommand> = ["start", "new", "cancel", "help", "language", "forget"]
-            .into_iter()
-            .map(|c| BotCommand::new(c, i18n.text(lang, &format!("cmd-{c}"))))
-            .collect();
+        let commands: Vec<BotCommand> = [
+            "start", "new", "status", "cancel", "help", "language", "forget",
+        ]
+        .into_iter()
+        .map(|c| BotCommand::new(c, i18n.text(lang, &format!("cmd-{c}"))))
+        .collect();
         let mut request = bot.set_my_commands(commands);
         if let Some(code) = code {
             request = request.language_code(code);
@@ -501,6 +512,17 @@ async fn perform(state: &AppState, inc: &Incoming<'_>, stepped: Stepped) -> Opti
                 if let Err(e) = state.store.forget(inc.user.id.0, chat.0).await {
                     tracing::warn!(error.message = %e, "could not forget the user");
                 }
+            }
+            Effect::ShowRequests => {
+                let query = status::StatusQuery {
+                    store: state.store.clone(),
+                    desk: state.desk.clone(),
+                    outbound: out.clone(),
+                    i18n: state.i18n.clone(),
+                    cache: state.status_cache.clone(),
+                };
+                // Looked up in the desk on its own, so the update is not held meanwhile.
+                tokio::spawn(query.answer(chat, inc.user.id.0, lang.clone()));
             }
             Effect::Submit(req) => {
                 if let Some(outcomes) = outcomes.take() {

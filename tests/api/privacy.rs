@@ -186,3 +186,52 @@ async fn an_answer_starting_with_a_slash_is_an_answer() {
         summary.text
     );
 }
+
+#[tokio::test]
+async fn status_lists_the_numbers_with_their_desk_state_and_a_request_waiting_for_its_number() {
+    let app = spawn_app().await;
+    let user = TestUser::ru(920_010);
+    app.says(&user, "/status");
+    app.expect(&user, &app.tx("ru", "status-none")).await;
+    let summary = app.fill_custom_development(&user).await;
+    app.taps(&user, &summary, &app.tx("ru", "btn-send"));
+    app.expect(&user, "664-245651").await;
+    // A second request whose create Omnidesk holds.
+    app.od.hold();
+    app.says(&user, "/new");
+    app.choose_kind(&user, "ru", None, "custom-development")
+        .await;
+    app.expect(&user, &step(&app, 1, 4)).await;
+    app.says(&user, "Вторая форма отчёта, для газа");
+    for n in 2..=4 {
+        app.expect(&user, &step(&app, n, 4)).await;
+        app.skip(&user, "ru").await;
+    }
+    let summary = app.expect(&user, &app.tx("ru", "review-title")).await;
+    app.taps(&user, &summary, &app.tx("ru", "btn-send"));
+    app.expect(&user, &app.tx("ru", "sending")).await;
+    assert!(app.od.wait_for_requests(2, WAIT).await);
+    app.says(&user, "/status");
+    let listed = app.expect(&user, &app.tx("ru", "status-title")).await;
+    let kind = app.tx("ru", "kind-custom-development");
+    assert!(
+        listed.text.contains("№ 664-245651")
+            && listed.text.contains(&kind)
+            && listed.text.contains(&app.tx("ru", "status-open")),
+        "{}",
+        listed.text
+    );
+    assert!(
+        listed.text.contains("ожидает номера"),
+        "the held one is waiting: {}",
+        listed.text
+    );
+    let lines: Vec<&str> = listed.text.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("ожидает номера"),
+        "newest first: {lines:?}"
+    );
+    app.od.release();
+    app.expect(&user, "664-245652").await;
+}

@@ -120,4 +120,6 @@ pub enum Effect {
     /// Delete what is kept about the user (profile, blocked mark); the draft is already
     /// gone from the session.
     Forget,
+    /// List the user's recent requests with their state (the adapter knows them).
+    ShowRequests,
 }

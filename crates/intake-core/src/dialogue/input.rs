@@ -17,6 +17,8 @@ pub enum Command {
     Language,
     /// `/forget`: delete what the bot keeps about the user (after a confirmation).
     Forget,
+    /// `/status`: the user's recent requests and their state.
+    Status,
 }
 
 impl Command {
@@ -35,6 +37,7 @@ impl Command {
             "help" => Self::Help,
             "language" | "lang" => Self::Language,
             "forget" => Self::Forget,
+            "status" | "my" => Self::Status,
             _ => return None,
         };
         Some((command, text[word.len()..].trim()))

@@ -217,6 +217,10 @@ impl Machine<'_, '_> {
                 );
                 session
             }
+            Command::Status => {
+                self.effects.push(Effect::ShowRequests);
+                session
+            }
             Command::Forget => {
                 self.say(
                     vec![Part::Msg(msg("forget-confirm"))],

@@ -1,0 +1,130 @@
+//! `/status`: the user's recent requests, each with its case number and its state in the
+//! help desk, or "waiting for its number". States are looked up by the request's token
+//! (one list call per request, at most [`LISTED`]) and cached for [`CACHE_FOR`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use intake_core::msg::Msg;
+use teloxide::types::ChatId;
+
+use crate::delivery::{Deliverer, short_token};
+use crate::i18n::Localizer;
+use crate::sender::Outbound;
+use crate::storage::Store;
+
+/// Requests listed.
+pub const LISTED: usize = 5;
+
+/// How long a looked-up state is reused.
+pub const CACHE_FOR: Duration = Duration::from_secs(60);
+
+/// Looked-up states by request id.
+#[derive(Debug, Default)]
+pub struct StatusCache {
+    states: Mutex<HashMap<String, (Option<String>, Instant)>>,
+}
+
+impl StatusCache {
+    fn get(&self, id: &str) -> Option<Option<String>> {
+        let states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        states
+            .get(id)
+            .filter(|(_, at)| at.elapsed() < CACHE_FOR)
+            .map(|(state, _)| state.clone())
+    }
+
+    fn put(&self, id: &str, state: Option<String>) {
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        if states.len() > 10_000 {
+            states.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
+        }
+        states.insert(id.to_owned(), (state, Instant::now()));
+    }
+}
+
+/// What `/status` needs, cloned out of the handler's state.
+pub struct StatusQuery {
+    /// Storage.
+    pub store: Store,
+    /// The desk to look states up in.
+    pub desk: Deliverer,
+    /// Outgoing messages.
+    pub outbound: Arc<Outbound>,
+    /// Texts.
+    pub i18n: Arc<Localizer>,
+    /// Looked-up states.
+    pub cache: Arc<StatusCache>,
+}
+
+impl StatusQuery {
+    /// Sends the list of `user_id`'s recent requests to `chat`.
+    pub async fn answer(self, chat: ChatId, user_id: u64, lang: String) {
+        let text = match self.list(user_id).await {
+            Ok(lines) if lines.is_empty() => self.i18n.text(&lang, "status-none"),
+            Ok(lines) => std::iter::once(self.i18n.text(&lang, "status-title"))
+                .chain(lines.iter().map(|m| self.i18n.render(&lang, m)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Err(e) => {
+                tracing::warn!(error.message = %e, "storage unavailable");
+                self.i18n.text(&lang, "temporarily-unavailable")
+            }
+        };
+        self.outbound.say(chat, text, None);
+    }
+
+    async fn list(&self, user_id: u64) -> anyhow::Result<Vec<Msg>> {
+        let zone = self.desk.sla().schedule.time_zone();
+        let outbox = self.store.outbox();
+        let mut lines = Vec::new();
+        for request in self.store.my_requests(user_id, LISTED).await? {
+            let date = chrono::DateTime::from_timestamp_millis(request.sent_at_ms)
+                .map(|t| t.with_timezone(&zone).format("%d.%m.%Y").to_string())
+                .unwrap_or_default();
+            let kind = format!("kind-{}", request.kind);
+            let line = match outbox.delivered(&request.id).await? {
+                Some(number) => {
+                    let state = self.state(&request.id).await;
+                    Msg::new("status-line")
+                        .arg("number", number)
+                        .arg_ref("kind", kind)
+                        .arg("date", date)
+                        .arg_ref("state", state_message(state.as_deref()))
+                }
+                None => Msg::new("status-line-waiting")
+                    .arg_ref("kind", kind)
+                    .arg("date", date),
+            };
+            lines.push(line);
+        }
+        Ok(lines)
+    }
+
+    /// The case's state in the desk (cached); `None` when it cannot be told now.
+    async fn state(&self, request_id: &str) -> Option<String> {
+        if let Some(state) = self.cache.get(request_id) {
+            return state;
+        }
+        let state = match self.desk.find_existing(&short_token(request_id)).await {
+            Ok(found) => found.and_then(|c| c.status),
+            Err(e) => {
+                tracing::warn!(error.message = %e, "could not look the case up");
+                return None;
+            }
+        };
+        self.cache.put(request_id, state.clone());
+        state
+    }
+}
+
+/// The message id naming a desk state.
+fn state_message(state: Option<&str>) -> &'static str {
+    match state {
+        Some("open") => "status-open",
+        Some("waiting") => "status-waiting",
+        Some("closed") => "status-closed",
+        _ => "status-unknown",
+    }
+}
