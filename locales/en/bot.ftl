@@ -184,3 +184,4 @@ status-closed = closed
 status-unknown = state unknown right now
 status-chat = The list of requests is available in Telegram; in the terminal chat the number is shown right after sending.
 cmd-status = My requests
+btn-my-requests = 📋 My requests

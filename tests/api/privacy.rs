@@ -191,7 +191,10 @@ async fn an_answer_starting_with_a_slash_is_an_answer() {
 async fn status_lists_the_numbers_with_their_desk_state_and_a_request_waiting_for_its_number() {
     let app = spawn_app().await;
     let user = TestUser::ru(920_010);
-    app.says(&user, "/status");
+    // From the main menu's button.
+    app.says(&user, "/start");
+    let menu = app.expect(&user, &app.tx("ru", "menu-title")).await;
+    app.taps(&user, &menu, &app.tx("ru", "btn-my-requests"));
     app.expect(&user, &app.tx("ru", "status-none")).await;
     let summary = app.fill_custom_development(&user).await;
     app.taps(&user, &summary, &app.tx("ru", "btn-send"));

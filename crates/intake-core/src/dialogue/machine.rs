@@ -343,7 +343,7 @@ impl Machine<'_, '_> {
     }
 
     fn menu_keyboard(&self) -> Keyboard {
-        let rows = self
+        let mut rows: Vec<Vec<Button>> = self
             .ctx
             .catalog
             .groups()
@@ -356,6 +356,7 @@ impl Machine<'_, '_> {
                 }
             })
             .collect();
+        rows.push(vec![button("btn-my-requests", "status")]);
         Keyboard::Inline(rows)
     }
 
@@ -421,6 +422,10 @@ impl Machine<'_, '_> {
             }
             ("menu", None) => {
                 self.show_menu(true);
+                session
+            }
+            ("status", None) => {
+                self.effects.push(Effect::ShowRequests);
                 session
             }
             ("g", Some(group)) => {

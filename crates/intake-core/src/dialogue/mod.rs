@@ -37,6 +37,7 @@ pub const MESSAGE_IDS: &[&str] = &[
     "btn-host-yes",
     "btn-keep",
     "btn-menu-back",
+    "btn-my-requests",
     "btn-new-for-object",
     "btn-outdated",
     "btn-restart",
