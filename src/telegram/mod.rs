@@ -1,10 +1,11 @@
-//! Telegram adapter: turns updates into core inputs, persists the outcome, then performs
-//! the effects (messages, keyboards, delivery).
+//! Telegram adapter: turns updates into core inputs, commits the outcome, then queues the
+//! effects (messages through the chat's paced queue, delivery through the worker).
 //!
-//! One handler serves every update. Per chat, teloxide runs updates one at a time, so a
-//! chat's session is read, stepped and written without races. The session records the
-//! id of the last update applied, so an update handed out twice (after a crash) is
-//! applied once.
+//! One handler serves every update. Per chat, teloxide runs updates one at a time; across
+//! processes (webhook replicas, a rolling restart) a commit names the session revision it
+//! read, and a conflict steps the update again on what the other process wrote. The
+//! session keeps the ids of the updates applied last, so an update handed out twice (after
+//! a crash) is applied once. Nothing here waits for Omnidesk or for Telegram's pacing.
 
 mod extract;
 mod guard;
