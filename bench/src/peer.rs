@@ -14,6 +14,12 @@ use crate::fake_telegram::{Hub, TOKEN};
 /// API has no limits, and the bench measures how fast the bot itself handles updates.
 pub const SEND_PACING_LIFTED: &str = "telegram-messages-per-sec = 1000000\ntelegram-chat-messages-per-sec = 100000\ntelegram-chat-burst = 100000\n";
 
+/// `BOT_CONFIG` lines that lift the guards against people sending too much (the flood
+/// guard, 15 updates per 10 s per chat, and 10 requests an hour per user): the bench's
+/// synthetic users send far faster than people and file many requests each.
+pub const USER_LIMITS_LIFTED: &str =
+    "flood-max-updates = 1000000\nsubmissions-per-hour = 1000000\nsubmissions-per-day = 1000000\n";
+
 /// A bot to measure.
 #[derive(Debug, Clone)]
 pub enum Peer {
@@ -167,7 +173,7 @@ impl BotProcess {
                 std::fs::write(
                     &config,
                     format!(
-                        "redis-prefix = {}\ndialogues-dir = {}\nlocales-dir = {}\npolling-timeout-secs = 1\nomnidesk-timeout-secs = 20\n{SEND_PACING_LIFTED}",
+                        "redis-prefix = {}\ndialogues-dir = {}\nlocales-dir = {}\npolling-timeout-secs = 1\nomnidesk-timeout-secs = 20\n{SEND_PACING_LIFTED}{USER_LIMITS_LIFTED}",
                         toml_str(&ends.prefix),
                         toml_str(&repo.join("dialogues").display().to_string()),
                         toml_str(&repo.join("locales").display().to_string()),

@@ -26,7 +26,7 @@ use teloxide::prelude::*;
 use teloxide::stop::{StopFlag, StopToken, mk_stop_token};
 use teloxide::types::{AllowedUpdate, UpdateKind};
 use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 /// Updates in hand (handed to the dispatcher, not yet handled) past which the listener
 /// waits for handlers before fetching more.
@@ -44,10 +44,20 @@ const MAX_IN_HAND_TIME: Duration = Duration::from_secs(300);
 const REPOLL_PAUSE: Duration = Duration::from_millis(200);
 
 /// Updates handed to the dispatcher and not yet handled, by update id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InFlight {
     in_hand: Mutex<BTreeMap<u32, Instant>>,
-    changed: Notify,
+    /// Counts finished updates; a receiver taken before a poll sees every finish after it.
+    finished: watch::Sender<u64>,
+}
+
+impl Default for InFlight {
+    fn default() -> Self {
+        Self {
+            in_hand: Mutex::default(),
+            finished: watch::channel(0).0,
+        }
+    }
 }
 
 impl InFlight {
@@ -62,7 +72,12 @@ impl InFlight {
     /// Update `id` was handled.
     pub fn end(&self, id: u32) {
         self.lock().remove(&id);
-        self.changed.notify_waiters();
+        self.finished.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every update finished from now on.
+    fn watch(&self) -> watch::Receiver<u64> {
+        self.finished.subscribe()
     }
 
     /// Updates in hand.
@@ -94,9 +109,9 @@ impl InFlight {
         in_hand.keys().next().copied()
     }
 
-    /// Waits until a handler finishes, or `limit` passes.
-    async fn wait_change(&self, limit: Duration) {
-        let _ = tokio::time::timeout(limit, self.changed.notified()).await;
+    /// Waits until a handler finishes after `since` was taken, or `limit` passes.
+    async fn wait_change(since: &mut watch::Receiver<u64>, limit: Duration) {
+        let _ = tokio::time::timeout(limit, since.changed()).await;
     }
 }
 
@@ -162,9 +177,10 @@ impl AckPolling {
                 self.finish().await;
                 return None;
             }
+            let mut since = self.in_flight.watch();
             if self.in_flight.len() >= MAX_IN_HAND {
                 // Backpressure: let handlers catch up before fetching more.
-                self.in_flight.wait_change(REPOLL_PAUSE).await;
+                InFlight::wait_change(&mut since, REPOLL_PAUSE).await;
                 continue;
             }
             let busy = !self.in_flight.is_empty();
@@ -185,8 +201,9 @@ impl AckPolling {
                     self.errors = 0;
                     let fresh = self.take(updates);
                     if fresh == 0 && busy {
-                        // Only updates still in hand came back: wait for a handler.
-                        self.in_flight.wait_change(REPOLL_PAUSE).await;
+                        // Only updates still in hand came back: wait for a handler (one
+                        // that finished during the poll counts at once).
+                        InFlight::wait_change(&mut since, REPOLL_PAUSE).await;
                     }
                 }
                 Err(RequestError::RetryAfter(wait)) => tokio::time::sleep(wait.duration()).await,
@@ -228,8 +245,9 @@ impl AckPolling {
     /// handled; anything this returns stays unconfirmed.
     async fn finish(&mut self) {
         let started = Instant::now();
+        let mut since = self.in_flight.watch();
         while !self.in_flight.is_empty() && started.elapsed() < Duration::from_secs(30) {
-            self.in_flight.wait_change(REPOLL_PAUSE).await;
+            InFlight::wait_change(&mut since, REPOLL_PAUSE).await;
         }
         let _ = self
             .bot
