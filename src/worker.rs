@@ -25,7 +25,7 @@ use crate::i18n::Localizer;
 use crate::omnidesk::DeskError;
 use crate::sender::Outbound;
 use crate::storage::Store;
-use crate::storage::outbox::{CaseRef, Claim, Entry, Outbox, now_ms};
+use crate::storage::outbox::{CaseRef, Claim, Entry, Outbox, millis, now_ms};
 
 /// Fetches of one attachment that may fail before it is left out of the case.
 const MAX_FILE_TRIES: u32 = 3;
@@ -159,10 +159,6 @@ pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
     capped.mul_f64(jitter).min(cap)
 }
 
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
-}
-
 /// How a held request leaves this worker's hands.
 #[derive(Debug)]
 enum Finish {
@@ -284,7 +280,7 @@ impl Worker {
             claim = token
         );
         async move {
-            let held_until = AtomicI64::new(now_ms() + ms(self.config.lease));
+            let held_until = AtomicI64::new(now_ms() + millis(self.config.lease));
             let id = entry.id().to_owned();
             let finish = match self.hold(&entry, token).await {
                 Err(stop) => Err(stop),
@@ -325,7 +321,7 @@ impl Worker {
         loop {
             tokio::time::sleep(lease / 3).await;
             match self.outbox.extend(id, token, lease).await {
-                Ok(true) => held_until.store(now_ms() + ms(lease), Ordering::SeqCst),
+                Ok(true) => held_until.store(now_ms() + millis(lease), Ordering::SeqCst),
                 Ok(false) => return Stop::Lost,
                 Err(e) => {
                     tracing::warn!(error.message = %e, "could not extend the lease");
@@ -416,11 +412,11 @@ impl Worker {
     ) -> Result<Option<Finish>, Stop> {
         if let Some(wait) = self.deliverer.budget_wait() {
             tracing::info!(
-                wait_ms = ms(wait),
+                wait_ms = millis(wait),
                 "Omnidesk's per-minute budget is spent; waiting"
             );
             return Ok(Some(Finish::Retry {
-                at_ms: now_ms() + ms(wait),
+                at_ms: now_ms() + millis(wait),
                 error: "Omnidesk's per-minute budget is spent".to_owned(),
             }));
         }
@@ -473,7 +469,7 @@ impl Worker {
         // and gives Omnidesk time to finish it before creating again.
         let sent_at = now_ms();
         entry.create_sent_at_ms = Some(sent_at);
-        entry.settle_until_ms = Some(sent_at + 2 * ms(self.config.create_timeout));
+        entry.settle_until_ms = Some(sent_at + 2 * millis(self.config.create_timeout));
         self.hold(entry, token).await?;
         if now_ms() >= held_until.load(Ordering::SeqCst) {
             // This process was stalled past its lease: another may hold the request now.
@@ -523,7 +519,7 @@ impl Worker {
             self.config.retry_base,
             self.config.retry_cap,
         );
-        now_ms() + ms(delay)
+        now_ms() + millis(delay)
     }
 
     /// A retry after `error`, with exponential backoff.
@@ -544,7 +540,7 @@ impl Worker {
                     .unwrap_or(Duration::from_secs(60))
                     .max(Duration::from_millis(100));
                 Finish::Retry {
-                    at_ms: now_ms() + ms(wait),
+                    at_ms: now_ms() + millis(wait),
                     error: error.to_string(),
                 }
             }

@@ -470,14 +470,20 @@ impl RedisStore {
 
     /// Waiting entries as (id, JSON, due ms).
     pub(crate) async fn pending(&self) -> anyhow::Result<Vec<(String, String, i64)>> {
-        let mut conn = self.conn();
-        let items: Vec<(String, String)> = conn.hgetall(self.key("outbox:items")).await?;
-        let mut out = Vec::with_capacity(items.len());
-        for (id, json) in items {
-            let due: Option<f64> = conn.zscore(self.key("outbox:due"), &id).await?;
-            out.push((id, json, due.map_or(0, |d| d as i64)));
-        }
-        Ok(out)
+        type Items = (Vec<(String, String)>, Vec<(String, f64)>);
+        let (items, due): Items = redis::pipe()
+            .hgetall(self.key("outbox:items"))
+            .zrange_withscores(self.key("outbox:due"), 0, -1)
+            .query_async(&mut self.conn())
+            .await?;
+        let due: std::collections::HashMap<String, f64> = due.into_iter().collect();
+        Ok(items
+            .into_iter()
+            .map(|(id, json)| {
+                let at = due.get(&id).map_or(0, |d| *d as i64);
+                (id, json, at)
+            })
+            .collect())
     }
 
     /// Parked entries as (id, JSON).

@@ -5,7 +5,8 @@
 //!   `expires_ms` has passed; expired rows are swept at open and then at most hourly on
 //!   commit; `rev` counts its commits (a commit names the revision it read);
 //! - `profiles(user_id, data, expires_ms)`, `blocked(chat_id, expires_ms)`: read as absent
-//!   once expired; a profile's expiry is renewed whenever it is read for an update;
+//!   once expired; a profile's expiry is renewed when it is read for an update (at most
+//!   once a day);
 //! - `sent(user_id, at_ms)`: when each user sent requests, the last day;
 //! - `mine(request_id, user_id, data, at_ms)`: each user's requests (id, kind, time) for
 //!   `/status`, kept as long as case numbers;
@@ -96,6 +97,9 @@ ALTER TABLE blocked ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A profile's expiry is pushed forward on use once it is this much older than a fresh one.
+const RENEW_PROFILE_AFTER_MS: i64 = 24 * 3600 * 1000;
 
 /// How often expired sessions and delivered numbers are swept.
 const SWEEP_EVERY_MS: i64 = 3600 * 1000;
@@ -253,14 +257,25 @@ impl FileStore {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let profile: Option<String> = c
+            let renewed = now.saturating_add(profile_expiry);
+            let profile: Option<(String, i64)> = c
                 .query_row(
-                    "UPDATE profiles SET expires_ms = ?3 WHERE user_id = ?1 AND expires_ms > ?2 \
-                     RETURNING data",
-                    params![user, now, now.saturating_add(profile_expiry)],
-                    |r| r.get(0),
+                    "SELECT data, expires_ms FROM profiles WHERE user_id = ?1 AND expires_ms > ?2",
+                    params![user, now],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
+            // Renewed at most once a day: a write (and its sync) on every update buys nothing.
+            if profile
+                .as_ref()
+                .is_some_and(|(_, expires)| renewed - expires > RENEW_PROFILE_AFTER_MS)
+            {
+                c.execute(
+                    "UPDATE profiles SET expires_ms = ?2 WHERE user_id = ?1",
+                    params![user, renewed],
+                )?;
+            }
+            let profile = profile.map(|(data, _)| data);
             let blocked: bool = c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1 AND expires_ms > ?2)",
                 params![chat_id, now],

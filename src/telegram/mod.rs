@@ -370,7 +370,7 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
     let lang_of = |p: &Profile| -> String { p.lang.clone().unwrap_or_else(|| tg_lang.to_owned()) };
     let mut notices = Vec::new();
     let update_id = i64::from(update.id.0);
-    let previous = match read.session {
+    let mut previous = match read.session {
         LoadedSession::None => StoredSession::fresh(),
         LoadedSession::Found(stored) => {
             let recent = stored
@@ -386,7 +386,7 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
             StoredSession::fresh()
         }
     };
-    let session = previous.session.clone();
+    let session = std::mem::take(&mut previous.session);
     let mut input = inc.input.clone();
     if let Input::Text(t) = &input
         && let Some((_, data)) = state

@@ -2,26 +2,17 @@
 
 use std::time::{Duration, Instant};
 
-use waviot_support_bot::storage::Store;
-
 use intake_core::msg::Msg;
 
 use crate::fake_omnidesk::Behaviour;
 use crate::fake_telegram::{Failure, TestUser};
-use crate::helpers::{TestApp, WAIT, redis_url, spawn_app, spawn_app_configured, step};
+use crate::helpers::{TestApp, WAIT, spawn_app, spawn_app_configured, step};
 
 /// Fills the shortest kind and presses Send.
 async fn send_request(app: &TestApp, user: &TestUser) {
     let summary = app.fill_custom_development(user).await;
     app.taps(user, &summary, &app.tx("ru", "btn-send"));
     app.expect(user, &app.tx("ru", "sending")).await;
-}
-
-async fn outbox_of(app: &TestApp) -> waviot_support_bot::storage::outbox::Outbox {
-    Store::connect(&redis_url(), &app.prefix, Duration::from_secs(60))
-        .await
-        .expect("redis")
-        .outbox()
 }
 
 #[tokio::test]
@@ -36,7 +27,7 @@ async fn omnidesk_down_three_times_then_one_case_and_the_number_follows() {
     app.expect(&user, "664-245651").await;
     assert_eq!(app.od.cases().len(), 1);
     assert!(
-        outbox_of(&app)
+        app.outbox()
             .await
             .pending()
             .await
@@ -88,7 +79,7 @@ async fn a_refused_request_is_parked_whole_and_replayed_by_retry() {
     let user = TestUser::ru(700_005);
     send_request(&app, &user).await;
     app.expect(&user, &app.tx("ru", "delivery-rejected")).await;
-    let outbox = outbox_of(&app).await;
+    let outbox = app.outbox().await;
     let parked = outbox.parked().await.expect("parked");
     assert_eq!(parked.len(), 1);
     assert!(
@@ -124,7 +115,7 @@ async fn a_user_who_blocked_the_bot_still_gets_a_case() {
     assert!(app.od.wait_for_cases(1, WAIT).await.is_some());
     app.drain_outbox().await;
     assert!(
-        outbox_of(&app)
+        app.outbox()
             .await
             .pending()
             .await
@@ -224,7 +215,7 @@ async fn a_screenshot_telegram_no_longer_serves_is_left_out_and_the_user_is_told
         1.0
     );
     assert!(
-        outbox_of(&app)
+        app.outbox()
             .await
             .pending()
             .await
@@ -338,7 +329,7 @@ async fn each_delivery_counter_moves_with_its_cause() {
     for _ in 0..20 {
         app.od.push_behaviour(Behaviour::ServiceUnavailable);
     }
-    let outbox = outbox_of(&app).await;
+    let outbox = app.outbox().await;
     let mut old = crate::sample::entry(1);
     old.outgoing.request.submitted_at = chrono::Utc::now() - chrono::Duration::hours(1);
     outbox.enqueue(&old).await.expect("enqueued");

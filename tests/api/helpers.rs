@@ -237,17 +237,22 @@ impl TestApp {
         app
     }
 
-    /// Waits until the outbox holds nothing (every request delivered, parked or given
-    /// up), so that a check that nothing more happens is not a race.
-    pub async fn drain_outbox(&self) {
-        let outbox = waviot_support_bot::storage::Store::connect(
+    /// The bot's outbox (in its Redis, under its prefix).
+    pub async fn outbox(&self) -> waviot_support_bot::storage::outbox::Outbox {
+        waviot_support_bot::storage::Store::connect(
             &redis_url(),
             &self.prefix,
             Duration::from_secs(60),
         )
         .await
         .expect("redis")
-        .outbox();
+        .outbox()
+    }
+
+    /// Waits until the outbox holds nothing (every request delivered, parked or given
+    /// up), so that a check that nothing more happens is not a race.
+    pub async fn drain_outbox(&self) {
+        let outbox = self.outbox().await;
         let start = std::time::Instant::now();
         while !outbox.pending().await.expect("outbox").is_empty() {
             assert!(start.elapsed() < WAIT, "the outbox drained");
