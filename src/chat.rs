@@ -254,7 +254,7 @@ async fn perform(
                         writeln!(out, "  [{}: {hint}]", setup.i18n.render(lang, &request.1))?;
                         buttons.clone()
                     }
-                    Keyboard::None | Keyboard::RemoveReply => Vec::new(),
+                    Keyboard::None | Keyboard::RemoveReply | Keyboard::ForceReply => Vec::new(),
                 };
                 for b in listed {
                     buttons.push(b.data.clone());
@@ -270,6 +270,7 @@ async fn perform(
             Effect::ClearOriginKeyboard | Effect::Forget => {}
             Effect::ShowRequests => writeln!(out, "{}", setup.i18n.text(lang, "status-chat"))?,
             Effect::Submit(request) => submit(setup, lang, *request, out).await?,
+            Effect::FollowUp(_) => {}
         }
     }
     Ok(buttons)

@@ -11,7 +11,8 @@ use intake_core::case::{self, BodyLine};
 
 use crate::i18n::Localizer;
 use crate::omnidesk::{
-    Attachment, CreatedCase, DeskError, NewCase, OmnideskClient, OmnideskMapping,
+    Attachment, CaseInfo, CaseMessage, CreatedCase, DeskError, NewCase, NewMessage, OmnideskClient,
+    OmnideskMapping,
 };
 use crate::storage::outbox::Submission;
 
@@ -261,6 +262,58 @@ impl Deliverer {
                     body: Box::pin(tokio_util::io::ReaderStream::new(handle)),
                 })
             }
+        }
+    }
+
+    /// Opens files, in order.
+    ///
+    /// # Errors
+    ///
+    /// The first file that could not be opened.
+    pub async fn open_files(
+        &self,
+        files: &[intake_core::dialogue::FileRef],
+    ) -> Result<Vec<Attachment>, FileError> {
+        let mut attachments = Vec::with_capacity(files.len());
+        for file in files {
+            attachments.push(self.open(file).await?);
+        }
+        Ok(attachments)
+    }
+
+    /// Reads a case by id.
+    ///
+    /// # Errors
+    ///
+    /// The help desk failed (a case that does not exist is `Rejected` with status 404).
+    pub async fn case(&self, case_id: i64) -> Result<CaseInfo, DeskError> {
+        match &self.sink {
+            CaseSink::Omnidesk(client) => client.case(case_id).await,
+            CaseSink::DryRun(dry) => dry.case(case_id).await,
+        }
+    }
+
+    /// The case's latest messages, newest first.
+    ///
+    /// # Errors
+    ///
+    /// The help desk failed.
+    pub async fn latest_messages(&self, case_id: i64) -> Result<Vec<CaseMessage>, DeskError> {
+        match &self.sink {
+            CaseSink::Omnidesk(client) => client.latest_messages(case_id).await,
+            CaseSink::DryRun(dry) => dry.latest_messages(case_id).await,
+        }
+    }
+
+    /// Adds a customer's message to a case; returns its id.
+    ///
+    /// # Errors
+    ///
+    /// The help desk failed (classified by [`DeskError`]).
+    pub async fn add_message(&self, case_id: i64, message: NewMessage) -> Result<i64, DeskError> {
+        match &self.sink {
+            CaseSink::Omnidesk(client) => client.add_message(case_id, message).await,
+            CaseSink::DryRun(dry) => dry.add_message(case_id, message).await,
         }
     }
 

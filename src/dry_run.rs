@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-use crate::omnidesk::{CreatedCase, DeskError, NewCase};
+use crate::omnidesk::{CaseInfo, CaseMessage, CreatedCase, DeskError, NewCase, NewMessage};
 
 /// A folder receiving cases.
 #[derive(Debug, Clone)]
@@ -168,5 +168,112 @@ impl DryRun {
             }
         }
         Ok(None)
+    }
+
+    /// The case file of `case_id`.
+    fn case_path(&self, case_id: i64) -> PathBuf {
+        self.dir.join(format!("DRY-{case_id:06}.json"))
+    }
+
+    /// The follow-ups file of `case_id`: one JSON message per line.
+    fn messages_path(&self, case_id: i64) -> PathBuf {
+        self.dir.join(format!("DRY-{case_id:06}.messages.jsonl"))
+    }
+
+    /// A written case (always open: nobody answers in the dry run).
+    ///
+    /// # Errors
+    ///
+    /// There is no such case (`Rejected`, 404).
+    pub async fn case(&self, case_id: i64) -> Result<CaseInfo, DeskError> {
+        if tokio::fs::try_exists(self.case_path(case_id))
+            .await
+            .unwrap_or(false)
+        {
+            Ok(CaseInfo {
+                case_id,
+                case_number: format!("DRY-{case_id:06}"),
+                status: Some("open".to_owned()),
+                user_id: None,
+            })
+        } else {
+            Err(DeskError::Rejected {
+                status: 404,
+                body: r#"{"error":"case_not_found"}"#.to_owned(),
+            })
+        }
+    }
+
+    /// The follow-ups written beside a case, newest first.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read.
+    pub async fn latest_messages(&self, case_id: i64) -> Result<Vec<CaseMessage>, DeskError> {
+        let text = match tokio::fs::read_to_string(self.messages_path(case_id)).await {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(e)),
+        };
+        let mut messages: Vec<CaseMessage> = text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .map(|v| CaseMessage {
+                message_id: v["message_id"].as_i64().unwrap_or(0),
+                staff_id: 0,
+                content: v["content"].as_str().unwrap_or_default().to_owned(),
+                content_html: String::new(),
+                note: false,
+            })
+            .collect();
+        messages.reverse();
+        Ok(messages)
+    }
+
+    /// Appends a follow-up beside its case (`DRY-000001.messages.jsonl`), its files in the
+    /// case's folder.
+    ///
+    /// # Errors
+    ///
+    /// There is no such case, or a file cannot be written.
+    pub async fn add_message(&self, case_id: i64, message: NewMessage) -> Result<i64, DeskError> {
+        self.case(case_id).await?;
+        let existing = self.latest_messages(case_id).await?.len();
+        let message_id = i64::try_from(existing).unwrap_or(i64::MAX - 1) + 1;
+        let files_dir = self.dir.join(format!("DRY-{case_id:06}"));
+        let mut names = Vec::new();
+        for (i, mut a) in message.attachments.into_iter().enumerate() {
+            tokio::fs::create_dir_all(&files_dir)
+                .await
+                .map_err(io_err)?;
+            let name = safe_name(&format!("m{message_id}-{}", a.name), i + 1);
+            let mut file = tokio::fs::File::create(files_dir.join(&name))
+                .await
+                .map_err(io_err)?;
+            while let Some(chunk) = a.body.next().await {
+                file.write_all(&chunk.map_err(io_err)?)
+                    .await
+                    .map_err(io_err)?;
+            }
+            file.flush().await.map_err(io_err)?;
+            names.push(name);
+        }
+        let line = json!({
+            "message_id": message_id,
+            "content": message.content,
+            "attachments": names,
+            "written_at": chrono::Utc::now().to_rfc3339(),
+        });
+        let mut file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.messages_path(case_id))
+            .await
+            .map_err(io_err)?;
+        file.write_all(format!("{line}\n").as_bytes())
+            .await
+            .map_err(io_err)?;
+        file.flush().await.map_err(io_err)?;
+        Ok(message_id)
     }
 }

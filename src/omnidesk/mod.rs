@@ -1,5 +1,8 @@
-//! Omnidesk API client: creates a case, with attachments streamed as multipart parts.
+//! Omnidesk API client: creates a case, with attachments streamed as multipart parts,
+//! reads cases and their messages, adds messages; and what Omnidesk sends back
+//! ([`channel`]).
 
+pub mod channel;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -76,6 +79,47 @@ pub struct CreatedCase {
     pub case_number: String,
     /// Its status (`open`, `waiting`, `closed`…), when the answer said.
     pub status: Option<String>,
+}
+
+/// A case as read back from Omnidesk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseInfo {
+    /// Internal id.
+    pub case_id: i64,
+    /// Number shown to people.
+    pub case_number: String,
+    /// `open`, `waiting`, `closed`…, when given.
+    pub status: Option<String>,
+    /// The customer's Omnidesk user id, when given.
+    pub user_id: Option<i64>,
+}
+
+/// A message to add to a case, authored by its customer.
+#[derive(Debug, Default)]
+pub struct NewMessage {
+    /// The customer's Omnidesk user id.
+    pub user_id: Option<i64>,
+    /// The customer's id on the custom channel.
+    pub user_custom_id: Option<String>,
+    /// Plain text.
+    pub content: String,
+    /// Files.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A message of a case, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseMessage {
+    /// Message id.
+    pub message_id: i64,
+    /// Staff author (0 for the customer).
+    pub staff_id: i64,
+    /// Plain text.
+    pub content: String,
+    /// HTML.
+    pub content_html: String,
+    /// An internal note.
+    pub note: bool,
 }
 
 /// Why the help desk (Omnidesk, or the dry-run folder) failed a create or a lookup.
@@ -192,11 +236,7 @@ impl OmnideskClient {
     /// See [`DeskError`] for how failures are classified.
     #[tracing::instrument(skip_all, fields(attachments = case.attachments.len()), err(Display))]
     pub async fn create_case(&self, case: NewCase) -> Result<CreatedCase, DeskError> {
-        let request = self
-            .http
-            .post(self.url("/api/cases.json"))
-            .basic_auth(&self.email, Some(self.api_key.expose_secret()))
-            .header(reqwest::header::ACCEPT, "application/json");
+        let request = self.http.post(self.url("/api/cases.json"));
         let request = if case.attachments.is_empty() {
             request.json(&serde_json::json!({ "case": case_json(&case) }))
         } else {
@@ -205,32 +245,7 @@ impl OmnideskClient {
                 body: problem,
             })?)
         };
-        let response = request.send().await.map_err(classify_send_error)?;
-        self.note_budget(response.headers());
-        let status = response.status();
-        if status.as_u16() == 429 {
-            let headers = response.headers();
-            let retry_after = headers
-                .get("retry-after")
-                .or_else(|| headers.get("retry_after"))
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            return Err(DeskError::RateLimited { retry_after });
-        }
-        let body = response
-            .text()
-            .await
-            .map_err(|e| DeskError::Unknown(format!("reading the answer: {e}")))?;
-        if status.is_server_error() {
-            return Err(DeskError::Unavailable(format!("HTTP {status}")));
-        }
-        if !status.is_success() {
-            return Err(DeskError::Rejected {
-                status: status.as_u16(),
-                body: body.chars().take(500).collect(),
-            });
-        }
+        let body = self.call(request).await?;
         let envelope: wire::CaseEnvelope = serde_json::from_str(&body)
             .map_err(|e| DeskError::Unknown(format!("unexpected answer: {e}")))?;
         Ok(CreatedCase {
@@ -245,6 +260,120 @@ impl OmnideskClient {
 }
 
 impl OmnideskClient {
+    /// Sends a request and reads the answer's body; 429, 5xx and other non-2xx answers
+    /// become the matching [`DeskError`].
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<String, DeskError> {
+        let response = request
+            .basic_auth(&self.email, Some(self.api_key.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(classify_send_error)?;
+        self.note_budget(response.headers());
+        let status = response.status();
+        if status.as_u16() == 429 {
+            return Err(DeskError::RateLimited {
+                retry_after: retry_after(response.headers()),
+            });
+        }
+        let body = response
+            .text()
+            .await
+            .map_err(|e| DeskError::Unknown(format!("reading the answer: {e}")))?;
+        if status.is_server_error() {
+            return Err(DeskError::Unavailable(format!("HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(DeskError::Rejected {
+                status: status.as_u16(),
+                body: body.chars().take(500).collect(),
+            });
+        }
+        Ok(body)
+    }
+
+    /// Reads a case by id (`GET /api/cases/{id}.json`).
+    ///
+    /// # Errors
+    ///
+    /// See [`DeskError`]; a case that does not exist is `Rejected` with status 404.
+    #[tracing::instrument(skip_all, fields(case.id = case_id), err(Display))]
+    pub async fn case(&self, case_id: i64) -> Result<CaseInfo, DeskError> {
+        let body = self
+            .call(
+                self.http
+                    .get(self.url(&format!("/api/cases/{case_id}.json"))),
+            )
+            .await
+            .map_err(read_only)?;
+        let envelope: wire::CaseEnvelope = serde_json::from_str(&body)
+            .map_err(|e| DeskError::Unavailable(format!("unexpected answer: {e}")))?;
+        Ok(envelope.case.into_info())
+    }
+
+    /// The case's latest messages, newest first (at most 100).
+    ///
+    /// # Errors
+    ///
+    /// See [`DeskError`].
+    #[tracing::instrument(skip_all, fields(case.id = case_id), err(Display))]
+    pub async fn latest_messages(&self, case_id: i64) -> Result<Vec<CaseMessage>, DeskError> {
+        let mut url = self.url(&format!("/api/cases/{case_id}/messages.json"));
+        url.query_pairs_mut()
+            .append_pair("order", "desc")
+            .append_pair("limit", "100");
+        let body = self.call(self.http.get(url)).await.map_err(read_only)?;
+        let body: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| DeskError::Unavailable(format!("unexpected answer: {e}")))?;
+        let mut messages = wire::messages_in_list(&body);
+        messages.sort_by_key(|m| std::cmp::Reverse(m.message_id));
+        Ok(messages)
+    }
+
+    /// Adds a customer's message to a case: JSON without attachments, multipart with them.
+    /// Returns the new message's id (0 when the answer does not say).
+    ///
+    /// # Errors
+    ///
+    /// See [`DeskError`]; a case that does not exist is `Rejected` with status 404.
+    #[tracing::instrument(skip_all, fields(case.id = case_id, attachments = message.attachments.len()), err(Display))]
+    pub async fn add_message(&self, case_id: i64, message: NewMessage) -> Result<i64, DeskError> {
+        let request = self
+            .http
+            .post(self.url(&format!("/api/cases/{case_id}/messages.json")));
+        let mut fields = serde_json::Map::new();
+        fields.insert("content".to_owned(), message.content.clone().into());
+        if let Some(id) = message.user_id {
+            fields.insert("user_id".to_owned(), id.into());
+        }
+        if let Some(id) = &message.user_custom_id {
+            fields.insert("user_custom_id".to_owned(), id.clone().into());
+        }
+        let request = if message.attachments.is_empty() {
+            request.json(&serde_json::json!({ "message": fields }))
+        } else {
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in fields {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                form = form.text(format!("message[{k}]"), text);
+            }
+            for (i, a) in message.attachments.into_iter().enumerate() {
+                form = form.part(
+                    format!("message[attachments][{i}]"),
+                    file_part(a).map_err(|body| DeskError::Rejected { status: 0, body })?,
+                );
+            }
+            request.multipart(form)
+        };
+        let body = self.call(request).await?;
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        Ok(value
+            .get("message")
+            .and_then(|m| m.get("message_id"))
+            .and_then(|id| id.as_i64().or_else(|| id.as_str()?.parse().ok()))
+            .unwrap_or(0))
+    }
+
     /// Finds a case whose subject contains `token` (a request's `[TG-…]` marker), to
     /// adopt a case created by an attempt whose answer was lost.
     ///
@@ -287,6 +416,33 @@ impl OmnideskClient {
                 status: case.status,
             }))
     }
+}
+
+/// A read changes nothing: an answer lost on the way means only "try again".
+fn read_only(e: DeskError) -> DeskError {
+    match e {
+        DeskError::Unknown(m) => DeskError::Unavailable(m),
+        other => other,
+    }
+}
+
+/// Omnidesk's `retry_after` (or a standard `Retry-After`) in seconds.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get("retry-after")
+        .or_else(|| headers.get("retry_after"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// A streamed multipart part for an attachment.
+fn file_part(a: Attachment) -> Result<reqwest::multipart::Part, String> {
+    let name = a.name.clone();
+    reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(a.body), a.size)
+        .file_name(a.name)
+        .mime_str(&a.mime)
+        .map_err(|e| format!("attachment {name} has an invalid MIME type: {e}"))
 }
 
 fn classify_send_error(e: reqwest::Error) -> DeskError {
@@ -364,14 +520,7 @@ fn case_form(case: NewCase) -> Result<reqwest::multipart::Form, String> {
         }
     }
     for (i, a) in case.attachments.into_iter().enumerate() {
-        let part = reqwest::multipart::Part::stream_with_length(
-            reqwest::Body::wrap_stream(a.body),
-            a.size,
-        )
-        .file_name(a.name)
-        .mime_str(&a.mime)
-        .map_err(|e| format!("attachment {i} has an invalid MIME type: {e}"))?;
-        form = form.part(format!("case[attachments][{i}]"), part);
+        form = form.part(format!("case[attachments][{i}]"), file_part(a)?);
     }
     Ok(form)
 }

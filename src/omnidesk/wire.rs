@@ -19,6 +19,60 @@ pub(super) struct CaseBody {
     /// `open`, `waiting`, `closed`…, when given.
     #[serde(default, deserialize_with = "opt_string_or_int")]
     pub status: Option<String>,
+    /// The customer's user id, when given.
+    #[serde(default, deserialize_with = "opt_int_or_string")]
+    pub user_id: Option<i64>,
+}
+
+impl CaseBody {
+    /// The case as the client reports it.
+    pub fn into_info(self) -> super::CaseInfo {
+        super::CaseInfo {
+            case_number: self.case_number.unwrap_or_else(|| self.case_id.to_string()),
+            case_id: self.case_id,
+            status: self.status,
+            user_id: self.user_id,
+        }
+    }
+}
+
+/// The messages of a list answer (`{"0":{"message":{...}},…,"total_count":N}`, or an
+/// array of the same); entries that don't parse are skipped.
+pub(super) fn messages_in_list(body: &serde_json::Value) -> Vec<super::CaseMessage> {
+    let items: Vec<&serde_json::Value> = match body {
+        serde_json::Value::Object(obj) => obj
+            .iter()
+            .filter(|(k, _)| k.chars().all(|c| c.is_ascii_digit()))
+            .map(|(_, v)| v)
+            .collect(),
+        serde_json::Value::Array(items) => items.iter().collect(),
+        _ => Vec::new(),
+    };
+    items
+        .into_iter()
+        .filter_map(|v| {
+            let m = v.get("message").unwrap_or(v);
+            let id = |k: &str| {
+                m.get(k)
+                    .and_then(|x| x.as_i64().or_else(|| x.as_str()?.trim().parse().ok()))
+            };
+            let text = |k: &str| {
+                m.get(k)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            Some(super::CaseMessage {
+                message_id: id("message_id")?,
+                staff_id: id("staff_id").unwrap_or(0),
+                content: text("content"),
+                content_html: text("content_html"),
+                note: m
+                    .get("note")
+                    .is_some_and(|n| n.as_bool().unwrap_or(false) || n.as_i64().unwrap_or(0) != 0),
+            })
+        })
+        .collect()
 }
 
 /// The cases of a list answer (`{"0":{"case":{...}},"1":…,"total_count":N}`), with
@@ -53,6 +107,21 @@ fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         V::I(i) => Ok(i),
         V::S(s) => s.trim().parse().map_err(serde::de::Error::custom),
     }
+}
+
+fn opt_int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        I(i64),
+        S(String),
+        N(()),
+    }
+    Ok(match Option::<V>::deserialize(d)? {
+        Some(V::I(i)) => Some(i),
+        Some(V::S(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
 }
 
 fn opt_string_or_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -34,6 +34,8 @@ pub enum Op {
         text: String,
         /// Keyboard.
         markup: Option<ReplyMarkup>,
+        /// The text is Telegram HTML (else plain text).
+        html: bool,
         /// Told how it went, when someone waits for it.
         done: Option<oneshot::Sender<Result<(), RequestError>>>,
     },
@@ -105,6 +107,7 @@ impl Outbound {
             Op::Send {
                 text,
                 markup,
+                html: false,
                 done: None,
             },
         );
@@ -122,12 +125,38 @@ impl Outbound {
         text: String,
         markup: Option<ReplyMarkup>,
     ) -> Result<(), RequestError> {
+        self.send_as(chat, text, markup, false).await
+    }
+
+    /// Sends a message of Telegram HTML through the chat's queue and waits until it is
+    /// sent or has failed.
+    ///
+    /// # Errors
+    ///
+    /// Telegram's last answer when it could not be sent.
+    pub async fn send_html(
+        self: &Arc<Self>,
+        chat: ChatId,
+        html: String,
+        markup: Option<ReplyMarkup>,
+    ) -> Result<(), RequestError> {
+        self.send_as(chat, html, markup, true).await
+    }
+
+    async fn send_as(
+        self: &Arc<Self>,
+        chat: ChatId,
+        text: String,
+        markup: Option<ReplyMarkup>,
+        html: bool,
+    ) -> Result<(), RequestError> {
         let (done, sent) = oneshot::channel();
         self.push(
             chat,
             Op::Send {
                 text,
                 markup,
+                html,
                 done: Some(done),
             },
         );
@@ -156,8 +185,13 @@ impl Outbound {
 
     async fn perform(&self, chat: ChatId, op: Op) {
         match op {
-            Op::Send { text, markup, done } => {
-                let sent = self.send_now(chat, &text, markup).await;
+            Op::Send {
+                text,
+                markup,
+                html,
+                done,
+            } => {
+                let sent = self.send_now(chat, &text, markup, html).await;
                 if let Err(e) = &sent {
                     tracing::warn!(chat.id = chat.0, error.message = %e, "sendMessage failed");
                 }
@@ -177,7 +211,7 @@ impl Outbound {
                 }
                 if edit.await.is_err() {
                     let markup = keyboard.map(ReplyMarkup::InlineKeyboard);
-                    if let Err(e) = self.send_now(chat, &text, markup).await {
+                    if let Err(e) = self.send_now(chat, &text, markup, false).await {
                         tracing::warn!(chat.id = chat.0, error.message = %e, "sendMessage failed");
                     }
                 }
@@ -196,6 +230,7 @@ impl Outbound {
         chat: ChatId,
         text: &str,
         markup: Option<ReplyMarkup>,
+        html: bool,
     ) -> Result<(), RequestError> {
         let mut tries = 0;
         loop {
@@ -204,6 +239,9 @@ impl Outbound {
             let mut request = self.bot.send_message(chat, text);
             if let Some(m) = markup.clone() {
                 request = request.reply_markup(m);
+            }
+            if html {
+                request = request.parse_mode(teloxide::types::ParseMode::Html);
             }
             match request.await {
                 Ok(_) => return Ok(()),

@@ -525,6 +525,7 @@ async fn perform(state: &AppState, inc: &Incoming<'_>, stepped: Stepped) -> Opti
                 // Looked up in the desk on its own, so the update is not held meanwhile.
                 tokio::spawn(query.answer(chat, inc.user.id.0, lang.clone()));
             }
+            Effect::FollowUp(_) => {}
             Effect::Submit(req) => {
                 if let Some(outcomes) = outcomes.take() {
                     out.say(chat, state.i18n.text(&lang, "sending"), None);

@@ -2,8 +2,8 @@
 
 use intake_core::dialogue::{Button, Keyboard, Part, Reply, ReplyRequest};
 use teloxide::types::{
-    ButtonRequest, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup,
-    KeyboardRemove, ReplyMarkup,
+    ButtonRequest, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
+    KeyboardMarkup, KeyboardRemove, ReplyMarkup,
 };
 
 use crate::i18n::Localizer;
@@ -74,6 +74,7 @@ pub fn markup(i18n: &Localizer, lang: &str, keyboard: &Keyboard) -> Option<Reply
         Keyboard::None => None,
         Keyboard::Inline(_) => inline(i18n, lang, keyboard).map(ReplyMarkup::InlineKeyboard),
         Keyboard::RemoveReply => Some(ReplyMarkup::KeyboardRemove(KeyboardRemove::new())),
+        Keyboard::ForceReply => Some(ReplyMarkup::ForceReply(ForceReply::new())),
         Keyboard::Reply { request, buttons } => {
             let (kind, label) = request;
             let share = KeyboardButton::new(i18n.render(lang, label)).request(match kind {

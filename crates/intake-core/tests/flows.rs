@@ -821,3 +821,98 @@ proptest! {
         }
     }
 }
+
+// ----- follow-ups to sent requests ----------------------------------------------------
+
+fn follow_up(inner: Input, caption: Option<&str>) -> Input {
+    Input::FollowUp {
+        case_id: 2000,
+        case_number: "664-245651".to_owned(),
+        caption: caption.map(str::to_owned),
+        inner: Box::new(inner),
+    }
+}
+
+fn follow_ups(effects: &[Effect]) -> Vec<&dialogue::FollowUp> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::FollowUp(f) => Some(&**f),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_reply_button_opens_a_reply_box_naming_the_case() {
+    let mut chat = Chat::new();
+    let effects = chat.press("reply:2000:664-245651");
+    let Some(Effect::Say(reply)) = effects.first() else {
+        panic!("a prompt: {effects:?}");
+    };
+    assert_eq!(reply.keyboard, Keyboard::ForceReply);
+    assert!(matches!(&reply.parts[0], Part::Msg(m) if m.id == "follow-up-prompt"));
+    assert!(follow_ups(&effects).is_empty());
+    assert_eq!(chat.session, Session::Idle);
+}
+
+#[test]
+fn a_follow_up_carries_text_or_a_photo_and_leaves_a_draft_alone() {
+    let mut chat = Chat::new();
+    chat.text("/new");
+    let first_kind = chat
+        .catalog
+        .kinds()
+        .next()
+        .map(|k| k.id.clone())
+        .expect("a kind");
+    chat.press(&format!("k:{first_kind}"));
+    let drafting = chat.session.clone();
+    assert!(matches!(drafting, Session::Drafting(_)));
+
+    let effects = chat.send(follow_up(Input::Text("  Still broken  ".to_owned()), None));
+    let sent = follow_ups(&effects);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].case_id, 2000);
+    assert_eq!(sent[0].text, "Still broken");
+    assert!(sent[0].files.is_empty());
+    assert_eq!(chat.session, drafting, "the draft is untouched");
+
+    let photo = FileInput {
+        file_id: "ph1".to_owned(),
+        unique_id: "u1".to_owned(),
+        name: None,
+        mime: None,
+        size: Some(1000),
+    };
+    let effects = chat.send(follow_up(Input::Photo(photo), Some("the display")));
+    let sent = follow_ups(&effects);
+    assert_eq!(sent[0].text, "the display");
+    assert_eq!(sent[0].files.len(), 1);
+    assert_eq!(sent[0].files[0].mime, "image/jpeg");
+}
+
+#[test]
+fn a_follow_up_that_cannot_go_to_the_case_is_explained_and_asked_again() {
+    let mut chat = Chat::new();
+    let pdf = FileInput {
+        file_id: "d1".to_owned(),
+        unique_id: "u2".to_owned(),
+        name: Some("act.pdf".to_owned()),
+        mime: Some("application/pdf".to_owned()),
+        size: Some(1000),
+    };
+    for (inner, expected) in [
+        (Input::Document(pdf), "err-file-format"),
+        (Input::Voice, "err-voice"),
+        (Input::Text("   ".to_owned()), "follow-up-unsupported"),
+    ] {
+        let effects = chat.send(follow_up(inner, None));
+        assert!(follow_ups(&effects).is_empty());
+        let Some(Effect::Say(reply)) = effects.first() else {
+            panic!("an explanation: {effects:?}");
+        };
+        assert!(matches!(&reply.parts[0], Part::Msg(m) if m.id == expected));
+        assert_eq!(reply.keyboard, Keyboard::ForceReply);
+    }
+}

@@ -52,6 +52,9 @@ pub enum Keyboard {
     },
     /// Remove a reply keyboard shown earlier.
     RemoveReply,
+    /// Open the messenger's reply box on this message (the answer comes back as a reply
+    /// to it).
+    ForceReply,
 }
 
 /// One paragraph of a reply.
@@ -106,6 +109,19 @@ impl Request {
     }
 }
 
+/// A message a user adds to a sent request's case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// The case's id.
+    pub case_id: i64,
+    /// The case's number.
+    pub case_number: String,
+    /// The text (or a file's caption; may be empty when a file is sent).
+    pub text: String,
+    /// Attached photos or image files.
+    pub files: Vec<super::FileRef>,
+}
+
 /// One thing to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Effect {
@@ -122,4 +138,6 @@ pub enum Effect {
     Forget,
     /// List the user's recent requests with their state (the adapter knows them).
     ShowRequests,
+    /// Add a message to a sent request's case (the adapter queues it for delivery).
+    FollowUp(Box<FollowUp>),
 }

@@ -96,6 +96,18 @@ pub enum Input {
     Video,
     /// Anything else (poll, dice, game…).
     Other,
+    /// A message meant for a sent request's case: a reply to the bot's message about
+    /// that case (a relayed agent reply, or the prompt of its "Reply" button).
+    FollowUp {
+        /// The case's id.
+        case_id: i64,
+        /// The case's number, as shown to people.
+        case_number: String,
+        /// The caption of a photo or file.
+        caption: Option<String>,
+        /// What the message is (text, photo, file…).
+        inner: Box<Input>,
+    },
 }
 
 impl Input {

@@ -9,7 +9,7 @@ use crate::domain::{
 use crate::form::{Catalog, FieldDef, FieldType, KindDef};
 use crate::msg::Msg;
 
-use super::effect::{Button, Effect, Keyboard, Part, Reply, ReplyRequest, Request};
+use super::effect::{Button, Effect, FollowUp, Keyboard, Part, Reply, ReplyRequest, Request};
 use super::input::{Command, FileInput, Input};
 use super::state::{
     Answer, Draft, FileKind, FileRef, GeoPoint, Phase, PlannedStep, Profile, Session,
@@ -173,6 +173,15 @@ impl Machine<'_, '_> {
             Input::Command(c) => self.command(session, c),
             Input::StartPayload(payload) => self.deep_link(session, &payload),
             Input::Button(data) => self.button(session, &data),
+            Input::FollowUp {
+                case_id,
+                case_number,
+                caption,
+                inner,
+            } => {
+                self.follow_up(case_id, case_number, caption, *inner);
+                session
+            }
             other => match session {
                 Session::Idle => {
                     self.say(vec![Part::Msg(msg("idle-hint"))], self.menu_keyboard());
@@ -180,6 +189,54 @@ impl Machine<'_, '_> {
                 }
                 Session::Drafting(draft) => self.answer(draft, other),
             },
+        }
+    }
+
+    // ----- follow-ups to sent requests ----------------------------------------------
+
+    /// A message for a sent request's case: text, or one photo or image file (with its
+    /// caption) within the same limits as a request's; the draft, if any, is untouched.
+    fn follow_up(
+        &mut self,
+        case_id: i64,
+        case_number: String,
+        caption: Option<String>,
+        inner: Input,
+    ) {
+        let limits = self.ctx.limits;
+        let caption = caption.map(|c| c.trim().to_owned()).unwrap_or_default();
+        let checked = match inner {
+            Input::Text(text) if !text.trim().is_empty() => Ok((text.trim().to_owned(), None)),
+            Input::Photo(f) => Ok((caption, Some(file_ref(f, FileKind::Photo, 0)))),
+            Input::Document(f) => check_document(f, 0).map(|f| (caption, Some(f))),
+            Input::Sticker => Err(msg("err-sticker")),
+            Input::Voice => Err(msg("err-voice")),
+            Input::Video => Err(msg("err-video")),
+            _ => Err(msg("follow-up-unsupported")),
+        };
+        let checked = checked.and_then(|(text, file)| match &file {
+            Some(f) if f.size.is_some_and(|s| s > limits.max_file_bytes) => {
+                Err(Msg::new("err-file-too-big")
+                    .arg("name", f.name.clone())
+                    .arg("size_mb", mb(f.size.unwrap_or(0)))
+                    .arg("max_mb", limits.max_file_bytes / (1024 * 1024)))
+            }
+            _ => Ok((text, file)),
+        });
+        match checked {
+            Ok((text, file)) => self.effects.push(Effect::FollowUp(Box::new(FollowUp {
+                case_id,
+                case_number,
+                text,
+                files: file.into_iter().collect(),
+            }))),
+            Err(e) => self.say(
+                vec![
+                    Part::Msg(e),
+                    Part::Msg(Msg::new("follow-up-prompt").arg("number", case_number.clone())),
+                ],
+                Keyboard::ForceReply,
+            ),
         }
     }
 
@@ -426,6 +483,21 @@ impl Machine<'_, '_> {
             }
             ("status", None) => {
                 self.effects.push(Effect::ShowRequests);
+                session
+            }
+            ("reply", Some(rest)) => {
+                match rest
+                    .split_once(':')
+                    .and_then(|(id, number)| Some((id.parse::<i64>().ok()?, number)))
+                {
+                    Some((_, number)) if !number.is_empty() => self.say(
+                        vec![Part::Msg(
+                            Msg::new("follow-up-prompt").arg("number", number.to_owned()),
+                        )],
+                        Keyboard::ForceReply,
+                    ),
+                    _ => self.toast(msg("btn-outdated")),
+                }
                 session
             }
             ("g", Some(group)) => {
@@ -1067,9 +1139,10 @@ impl Machine<'_, '_> {
             Input::Contact { .. } | Input::Location { .. } | Input::Other => {
                 Err(msg("err-files-expected"))
             }
-            Input::Command(_) | Input::StartPayload(_) | Input::Button(_) => {
-                Err(msg("err-unsupported"))
-            }
+            Input::Command(_)
+            | Input::StartPayload(_)
+            | Input::Button(_)
+            | Input::FollowUp { .. } => Err(msg("err-unsupported")),
         };
         let file = match candidate {
             Ok(f) => f,

@@ -11,7 +11,7 @@ mod machine;
 mod sending;
 mod state;
 
-pub use effect::{Button, Effect, Keyboard, Part, Reply, ReplyRequest, Request};
+pub use effect::{Button, Effect, FollowUp, Keyboard, Part, Reply, ReplyRequest, Request};
 pub use input::{Command, FileInput, Input};
 pub use machine::{Ctx, FileLimits, Transition, step};
 pub use sending::send_blocked_for;
@@ -74,6 +74,8 @@ pub const MESSAGE_IDS: &[&str] = &[
     "example-line",
     "file-duplicate",
     "file-received",
+    "follow-up-prompt",
+    "follow-up-unsupported",
     "forget-confirm",
     "forget-kept",
     "forgotten",
