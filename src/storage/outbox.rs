@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub use intake_core::case::{Sender, Submission};
 
-use super::{Backend, dispatch};
+use super::{Backend, CaseRecord, dispatch};
 
 /// A created case, as recorded in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,7 +245,23 @@ impl Outbox {
     ///
     /// The store is unreachable.
     pub async fn complete(&self, id: &str, token: i64, case_number: &str) -> anyhow::Result<bool> {
-        dispatch!(&self.backend, b => b.complete(id, token, case_number).await)
+        dispatch!(&self.backend, b => b.complete(id, token, case_number, None).await)
+    }
+
+    /// Like [`Self::complete`] (the case number is the record's), and writes the case
+    /// record (kept [`CASES_KEPT`](super::CASES_KEPT)) in the same atomic step; `false` when the entry is no
+    /// longer held under `token` (nothing is written then).
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn complete_with_case(
+        &self,
+        id: &str,
+        token: i64,
+        record: &CaseRecord,
+    ) -> anyhow::Result<bool> {
+        dispatch!(&self.backend, b => b.complete(id, token, &record.case_number, Some(record)).await)
     }
 
     /// Moves an entry held under `token` to the parked set with the reason; `false` when
