@@ -127,6 +127,8 @@ contract!(
     relay_done_of_the_last_entry_leaves_nothing_pending,
     relay_dedup_outlives_delivery,
     relay_tokens_come_from_the_outbox_counter,
+    a_relay_claim_returns_at_most_max,
+    concurrent_relay_workers_keep_each_chain_in_order,
 );
 
 /// The entries of claims, in order.
@@ -1223,6 +1225,81 @@ async fn relay_tokens_come_from_the_outbox_counter(h: &Harness) {
         assert!(!relay.done("om-0", token).await.expect("done"));
     }
     assert_eq!(relay.depth().await.expect("depth"), 3);
+}
+
+async fn a_relay_claim_returns_at_most_max(h: &Harness) {
+    let relay = h.store().await.relay();
+    for i in 0..5 {
+        assert!(
+            relay
+                .push(&reply(&format!("om-{i}"), &format!("chat-{i}"), i))
+                .await
+                .expect("push")
+        );
+    }
+    assert!(relay.claim(LEASE, 0).await.expect("claim").is_empty());
+    let mut seen = BTreeSet::new();
+    for expected in [2, 2, 1, 0] {
+        let held = relay.claim(LEASE, 2).await.expect("claim");
+        assert_eq!(held.len(), expected);
+        for id in held_ids(&held) {
+            assert!(seen.insert(id), "claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), 5);
+}
+
+/// Workers of two stores drain several chains at once: every entry is delivered once, and
+/// each chain's entries in the order they were pushed.
+async fn concurrent_relay_workers_keep_each_chain_in_order(h: &Harness) {
+    const CHAINS: usize = 3;
+    const PER_CHAIN: usize = 8;
+    let a = h.store().await.relay();
+    let b = h.store().await.relay();
+    for n in 0..PER_CHAIN {
+        for c in 0..CHAINS {
+            let e = follow_up(&format!("tg-{c}-{n}"), &format!("case-{c}"));
+            assert!(a.push(&e).await.expect("push"));
+        }
+    }
+    let delivered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<RelayEntry>::new()));
+    let mut tasks = Vec::new();
+    for relay in [a.clone(), a.clone(), b.clone(), b] {
+        let delivered = delivered.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut idle = 0;
+            while idle < 20 {
+                let held = relay.claim(LEASE, 2).await.expect("claim");
+                if held.is_empty() {
+                    idle += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                idle = 0;
+                for one in held {
+                    // Recorded before `done`: the next of its chain is not claimable yet.
+                    delivered.lock().expect("lock").push(one.entry.clone());
+                    assert!(relay.done(&one.entry.id, one.token).await.expect("done"));
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let delivered = delivered.lock().expect("lock").clone();
+    assert_eq!(delivered.len(), CHAINS * PER_CHAIN, "each entry once");
+    for c in 0..CHAINS {
+        let chain = format!("case-{c}");
+        let order: Vec<String> = delivered
+            .iter()
+            .filter(|e| e.chain == chain)
+            .map(|e| e.id.clone())
+            .collect();
+        let pushed: Vec<String> = (0..PER_CHAIN).map(|n| format!("tg-{c}-{n}")).collect();
+        assert_eq!(order, pushed, "chain {chain} out of order");
+    }
+    assert_eq!(a.depth().await.expect("depth"), 0);
 }
 
 // ---- file store only ----

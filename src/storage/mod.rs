@@ -33,8 +33,8 @@
 //!   or parked, or it was delivered (its case number kept 30 days). [`Outbox::claim`] takes
 //!   the entries due now and moves their due time forward by the lease *in one atomic step,
 //!   for every process sharing the store*, so two claimers never get the same entry while
-//!   the lease runs. [`Outbox::save`] and [`Outbox::set_due`] touch only an entry still
-//!   waiting, so a late write cannot resurrect a delivered or parked one.
+//!   the lease runs. [`Outbox::save`] and [`Outbox::reschedule`] touch only an entry
+//!   still waiting, so a late write cannot resurrect a delivered or parked one.
 //! - **Case records** ([`CaseRecord`]) are kept [`CASES_KEPT`] after they were last
 //!   written, then read as absent; [`Outbox::complete_with_case`] writes one in the same
 //!   atomic step that completes the entry, and [`Store::forget`] deletes a user's.
