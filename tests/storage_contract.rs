@@ -11,7 +11,10 @@ use intake_core::dialogue::{Answer, Profile, Session, StoredSession};
 use intake_core::domain::Email;
 
 use waviot_support_bot::storage::outbox::{Claim, Entry, now_ms};
-use waviot_support_bot::storage::{LoadedSession, Store};
+use waviot_support_bot::storage::relay::{
+    AgentReply, Attachment, FollowUp, Held, Job, Relay, RelayEntry,
+};
+use waviot_support_bot::storage::{CaseRecord, LoadedSession, Store};
 
 #[path = "common/keys.rs"]
 mod keys;
@@ -113,6 +116,19 @@ contract!(
     depth_counts_waiting_and_parked,
     concurrent_claimers_never_share_an_entry,
     my_requests_are_listed_newest_first_per_user_and_forgotten,
+    case_records_round_trip_newest_first_and_are_forgotten,
+    complete_with_case_records_the_number_and_the_case,
+    complete_with_case_under_a_stale_token_writes_nothing,
+    relay_push_stores_an_id_once,
+    concurrent_pushes_of_one_id_store_it_once,
+    relay_is_fifo_per_chain,
+    a_rescheduled_head_holds_its_chain_back_until_due,
+    relay_writes_under_a_superseded_claim_are_refused,
+    relay_done_of_the_last_entry_leaves_nothing_pending,
+    relay_dedup_outlives_delivery,
+    relay_tokens_come_from_the_outbox_counter,
+    a_relay_claim_returns_at_most_max,
+    concurrent_relay_workers_keep_each_chain_in_order,
 );
 
 /// The entries of claims, in order.
@@ -769,6 +785,523 @@ async fn concurrent_claimers_never_share_an_entry(h: &Harness) {
     assert!(claimers_with_work >= 2, "the claims did not overlap");
 }
 
+// ---- case records ----
+
+/// A case record of `user`, sent at `sent_at_ms`.
+fn case_record(case_id: i64, user_id: u64, sent_at_ms: i64) -> CaseRecord {
+    CaseRecord {
+        case_id,
+        case_number: format!("{case_id}-000"),
+        request_id: format!("req-{case_id}"),
+        kind: "custom-development".to_owned(),
+        user_id,
+        chat_id: i64::try_from(user_id).expect("small"),
+        lang: "ru".to_owned(),
+        sent_at_ms,
+        first_reply_ms: None,
+        status: None,
+    }
+}
+
+async fn case_records_round_trip_newest_first_and_are_forgotten(h: &Harness) {
+    let store = h.store().await;
+    assert_eq!(store.case(1).await.expect("read"), None);
+    assert!(store.cases_of(7).await.expect("read").is_empty());
+    let now = now_ms();
+    let older = case_record(1, 7, now - 2_000);
+    let newer = case_record(2, 7, now - 1_000);
+    let others = case_record(3, 8, now);
+    for r in [&older, &newer, &others] {
+        store.save_case(r).await.expect("save");
+    }
+    assert_eq!(store.case(1).await.expect("read"), Some(older.clone()));
+    assert_eq!(
+        store.cases_of(7).await.expect("read"),
+        vec![newer.clone(), older.clone()]
+    );
+    // Saving again replaces the record.
+    let mut replied = older.clone();
+    replied.first_reply_ms = Some(now);
+    replied.status = Some("waiting".to_owned());
+    store.save_case(&replied).await.expect("save");
+    assert_eq!(store.case(1).await.expect("read"), Some(replied.clone()));
+    let other_store = h.store().await;
+    assert_eq!(
+        other_store.cases_of(7).await.expect("read"),
+        vec![newer, replied]
+    );
+    store.forget(7, 7).await.expect("forget");
+    assert!(store.cases_of(7).await.expect("read").is_empty());
+    assert_eq!(store.case(1).await.expect("read"), None);
+    assert_eq!(store.case(2).await.expect("read"), None);
+    assert_eq!(store.case(3).await.expect("read"), Some(others.clone()));
+    assert_eq!(store.cases_of(8).await.expect("read"), vec![others]);
+}
+
+async fn complete_with_case_records_the_number_and_the_case(h: &Harness) {
+    let store = h.store().await;
+    let outbox = store.outbox();
+    let e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    let claim = claim_one(&outbox, LEASE).await;
+    let record = case_record(
+        42,
+        e.outgoing.sender.id,
+        e.outgoing.request.submitted_at.timestamp_millis(),
+    );
+    assert!(
+        outbox
+            .complete_with_case(e.id(), claim.token, &record)
+            .await
+            .expect("complete")
+    );
+    assert_eq!(
+        outbox.delivered(e.id()).await.expect("read").as_deref(),
+        Some(record.case_number.as_str())
+    );
+    assert!(outbox.pending().await.expect("pending").is_empty());
+    assert_eq!(outbox.depth().await.expect("depth"), (0, 0));
+    assert_eq!(store.case(42).await.expect("read"), Some(record.clone()));
+    assert_eq!(
+        store.cases_of(e.outgoing.sender.id).await.expect("read"),
+        vec![record.clone()]
+    );
+    // Done once: a second completion under the same token is refused.
+    assert!(
+        !outbox
+            .complete_with_case(e.id(), claim.token, &case_record(43, 1, 0))
+            .await
+            .expect("complete")
+    );
+    assert_eq!(store.case(43).await.expect("read"), None);
+}
+
+async fn complete_with_case_under_a_stale_token_writes_nothing(h: &Harness) {
+    let store = h.store().await;
+    let outbox = store.outbox();
+    let other = h.store().await.outbox();
+    let e = entry(1);
+    outbox.enqueue(&e).await.expect("enqueue");
+    let stale = claim_one(&outbox, Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let fresh = claim_one(&other, LEASE).await;
+    let record = case_record(50, e.outgoing.sender.id, now_ms());
+    assert!(
+        !outbox
+            .complete_with_case(e.id(), stale.token, &record)
+            .await
+            .expect("complete")
+    );
+    assert_eq!(outbox.delivered(e.id()).await.expect("read"), None);
+    assert_eq!(store.case(50).await.expect("read"), None);
+    assert!(
+        store
+            .cases_of(e.outgoing.sender.id)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(outbox.depth().await.expect("depth"), (1, 0));
+    assert!(
+        other
+            .complete_with_case(e.id(), fresh.token, &record)
+            .await
+            .expect("complete")
+    );
+    assert_eq!(store.case(50).await.expect("read"), Some(record));
+}
+
+// ---- relay ----
+
+/// An agent's reply `n` to the chat of `chain`, as a relay entry with id `id`.
+fn reply(id: &str, chain: &str, n: i64) -> RelayEntry {
+    RelayEntry::new(
+        id,
+        chain,
+        Job::User(AgentReply {
+            message_id: n,
+            case_id: 4_200,
+            case_number: "4200-000".to_owned(),
+            chat_id: 900_001,
+            lang: "ru".to_owned(),
+            html: format!("<b>Ответ</b> {n}"),
+            attachments: vec![Attachment {
+                name: "log.txt".to_owned(),
+                url: format!("https://example.com/files/{n}"),
+            }],
+            received_at_ms: now_ms(),
+        }),
+    )
+}
+
+/// A user's follow-up to the case of `chain`, as a relay entry with id `id`.
+fn follow_up(id: &str, chain: &str) -> RelayEntry {
+    RelayEntry::new(
+        id,
+        chain,
+        Job::Case(FollowUp {
+            case_id: 4_200,
+            case_number: "4200-000".to_owned(),
+            chat_id: 900_001,
+            user_id: 900_001,
+            lang: "en".to_owned(),
+            text: "It happens again".to_owned(),
+            files: Vec::new(),
+            sent_at_ms: now_ms(),
+        }),
+    )
+}
+
+/// The ids of held entries, sorted.
+fn held_ids(held: &[Held]) -> Vec<String> {
+    let mut ids: Vec<String> = held.iter().map(|h| h.entry.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+/// The ids of relay entries, in order.
+fn relay_ids(entries: &[RelayEntry]) -> Vec<String> {
+    entries.iter().map(|e| e.id.clone()).collect()
+}
+
+/// Claims exactly one relay entry (the only one due) and returns it.
+async fn hold_one(relay: &Relay, lease: Duration) -> Held {
+    let mut held = relay.claim(lease, 10).await.expect("claim");
+    assert_eq!(held.len(), 1, "one entry claimed");
+    held.remove(0)
+}
+
+async fn relay_push_stores_an_id_once(h: &Harness) {
+    let relay = h.store().await.relay();
+    assert_eq!(relay.depth().await.expect("depth"), 0);
+    assert!(relay.claim(LEASE, 10).await.expect("claim").is_empty());
+    let first = reply("om-1", "chat-1", 1);
+    assert!(relay.push(&first).await.expect("push"));
+    let mut changed = reply("om-1", "chat-1", 2);
+    changed.attempts = 5;
+    assert!(!relay.push(&changed).await.expect("push"), "a duplicate");
+    let other = h.store().await.relay();
+    assert!(
+        !other.push(&first).await.expect("push"),
+        "from another store"
+    );
+    let up = follow_up("tg-1-5", "case-4200");
+    assert!(relay.push(&up).await.expect("push"));
+    assert_eq!(relay.depth().await.expect("depth"), 2);
+    assert_eq!(
+        relay.pending().await.expect("pending"),
+        vec![up.clone(), first.clone()],
+        "by chain name, stored as first pushed"
+    );
+    let held = relay.claim(LEASE, 10).await.expect("claim");
+    let entries: Vec<RelayEntry> = held.iter().map(|h| h.entry.clone()).collect();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.contains(&first) && entries.contains(&up));
+    assert_eq!(held[0].token, held[1].token, "one claim, one token");
+}
+
+async fn concurrent_pushes_of_one_id_store_it_once(h: &Harness) {
+    let a = h.store().await.relay();
+    let b = h.store().await.relay();
+    let pushes = (0..8).map(|i| {
+        let relay = if i % 2 == 0 { a.clone() } else { b.clone() };
+        async move {
+            relay
+                .push(&reply("om-7", &format!("chat-{}", i % 3), i))
+                .await
+                .expect("push")
+        }
+    });
+    let added = futures::future::join_all(pushes).await;
+    assert_eq!(added.iter().filter(|added| **added).count(), 1, "{added:?}");
+    assert_eq!(a.depth().await.expect("depth"), 1);
+    assert_eq!(relay_ids(&b.pending().await.expect("pending")), ["om-7"]);
+    assert_eq!(hold_one(&a, LEASE).await.entry.id, "om-7");
+    assert!(b.claim(LEASE, 10).await.expect("claim").is_empty());
+}
+
+async fn relay_is_fifo_per_chain(h: &Harness) {
+    let relay = h.store().await.relay();
+    let other = h.store().await.relay();
+    for (id, chain) in [
+        ("a1", "chat-a"),
+        ("a2", "chat-a"),
+        ("b1", "chat-b"),
+        ("a3", "chat-a"),
+    ] {
+        assert!(relay.push(&reply(id, chain, 1)).await.expect("push"));
+    }
+    let held = relay.claim(LEASE, 10).await.expect("claim");
+    assert_eq!(held_ids(&held), ["a1", "b1"], "only the heads");
+    assert!(other.claim(LEASE, 10).await.expect("claim").is_empty());
+    assert_eq!(
+        relay_ids(&relay.pending().await.expect("pending")),
+        ["a1", "a2", "a3", "b1"]
+    );
+    let a1 = held.iter().find(|h| h.entry.id == "a1").expect("a1");
+    assert!(relay.done("a1", a1.token).await.expect("done"));
+    let a2 = hold_one(&other, LEASE).await;
+    assert_eq!(a2.entry.id, "a2");
+    assert!(a2.token > a1.token);
+    assert!(relay.claim(LEASE, 10).await.expect("claim").is_empty());
+    assert!(other.done("a2", a2.token).await.expect("done"));
+    assert_eq!(hold_one(&relay, LEASE).await.entry.id, "a3");
+    assert_eq!(relay.depth().await.expect("depth"), 2);
+}
+
+async fn a_rescheduled_head_holds_its_chain_back_until_due(h: &Harness) {
+    let relay = h.store().await.relay();
+    for id in ["a1", "a2", "a3"] {
+        assert!(relay.push(&reply(id, "chat-a", 1)).await.expect("push"));
+    }
+    let a1 = hold_one(&relay, LEASE).await;
+    assert!(relay.done("a1", a1.token).await.expect("done"));
+    let Held {
+        entry: mut a2,
+        token,
+    } = hold_one(&relay, LEASE).await;
+    a2.attempts = 1;
+    a2.last_error = Some("Too Many Requests".to_owned());
+    let soon = now_ms() + 400;
+    assert!(
+        relay
+            .reschedule(&a2, token, soon)
+            .await
+            .expect("reschedule")
+    );
+    assert!(
+        relay.claim(LEASE, 10).await.expect("claim").is_empty(),
+        "a3 waits behind a2"
+    );
+    let pending = relay.pending().await.expect("pending");
+    assert_eq!(relay_ids(&pending), ["a2", "a3"]);
+    assert_eq!(pending[0], a2, "rescheduled with its state");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let again = hold_one(&relay, LEASE).await;
+    assert_eq!(again.entry, a2, "the saved state comes back");
+    assert!(again.token > token);
+    assert!(relay.done("a2", again.token).await.expect("done"));
+    assert_eq!(hold_one(&relay, LEASE).await.entry.id, "a3");
+}
+
+/// A claimer frozen past its lease comes back after another claimed the entry: none of
+/// its writes lands, and the new holder's do.
+async fn relay_writes_under_a_superseded_claim_are_refused(h: &Harness) {
+    let relay = h.store().await.relay();
+    let other = h.store().await.relay();
+    let e = reply("om-1", "chat-1", 1);
+    let next = reply("om-2", "chat-1", 2);
+    assert!(relay.push(&e).await.expect("push"));
+    assert!(relay.push(&next).await.expect("push"));
+    let stale = hold_one(&relay, Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let fresh = hold_one(&other, LEASE).await;
+    assert_eq!(fresh.entry, e);
+    assert!(fresh.token > stale.token);
+
+    let mut stale_copy = stale.entry.clone();
+    stale_copy.attempts = 99;
+    assert!(!relay.save(&stale_copy, stale.token).await.expect("save"));
+    assert!(
+        !relay
+            .extend(&e.id, stale.token, LEASE)
+            .await
+            .expect("extend")
+    );
+    assert!(
+        !relay
+            .reschedule(&stale_copy, stale.token, now_ms())
+            .await
+            .expect("reschedule")
+    );
+    assert!(!relay.done(&e.id, stale.token).await.expect("done"));
+    assert_eq!(
+        relay.pending().await.expect("pending"),
+        vec![e.clone(), next]
+    );
+    assert!(
+        relay.claim(LEASE, 10).await.expect("claim").is_empty(),
+        "the fresh lease stands, the chain waits"
+    );
+    // Nor do writes land on an entry never claimed, or an unknown one.
+    assert!(
+        !relay
+            .save(&reply("om-2", "chat-1", 2), fresh.token)
+            .await
+            .expect("save")
+    );
+    assert!(!relay.done("om-2", 0).await.expect("done"));
+    assert!(!relay.done("no-such-id", fresh.token).await.expect("done"));
+
+    let mut saved = fresh.entry.clone();
+    saved.attempts = 1;
+    saved.sent_at_ms = Some(now_ms());
+    assert!(other.save(&saved, fresh.token).await.expect("save"));
+    assert!(
+        other
+            .extend(&e.id, fresh.token, LEASE)
+            .await
+            .expect("extend")
+    );
+    assert_eq!(relay.pending().await.expect("pending")[0], saved);
+    assert!(relay.claim(LEASE, 10).await.expect("claim").is_empty());
+    assert!(other.done(&e.id, fresh.token).await.expect("done"));
+    assert!(!other.done(&e.id, fresh.token).await.expect("done twice"));
+    assert_eq!(hold_one(&relay, LEASE).await.entry.id, "om-2");
+}
+
+async fn relay_done_of_the_last_entry_leaves_nothing_pending(h: &Harness) {
+    let relay = h.store().await.relay();
+    let entries = [
+        reply("om-1", "chat-1", 1),
+        follow_up("tg-1-1", "case-1"),
+        follow_up("tg-1-2", "case-1"),
+    ];
+    for (i, e) in entries.iter().enumerate() {
+        assert!(relay.push(e).await.expect("push"));
+        assert_eq!(
+            relay.depth().await.expect("depth"),
+            i64::try_from(i + 1).expect("small")
+        );
+    }
+    let mut left = 3;
+    while left > 0 {
+        let held = relay.claim(LEASE, 10).await.expect("claim");
+        assert!(!held.is_empty(), "a chain stalled");
+        for one in held {
+            assert!(relay.done(&one.entry.id, one.token).await.expect("done"));
+            left -= 1;
+            assert_eq!(relay.depth().await.expect("depth"), left);
+        }
+    }
+    assert!(relay.pending().await.expect("pending").is_empty());
+    assert!(relay.claim(LEASE, 10).await.expect("claim").is_empty());
+    // A chain emptied starts afresh: its next entry is due at once.
+    assert!(
+        relay
+            .push(&follow_up("tg-1-3", "case-1"))
+            .await
+            .expect("push")
+    );
+    assert_eq!(hold_one(&relay, LEASE).await.entry.id, "tg-1-3");
+}
+
+async fn relay_dedup_outlives_delivery(h: &Harness) {
+    let relay = h.store().await.relay();
+    let e = reply("om-9", "chat-9", 9);
+    assert!(relay.push(&e).await.expect("push"));
+    let held = hold_one(&relay, LEASE).await;
+    assert!(relay.done(&e.id, held.token).await.expect("done"));
+    assert!(!relay.push(&e).await.expect("push again"));
+    let later = h.store().await.relay();
+    assert!(!later.push(&e).await.expect("push from another store"));
+    assert_eq!(relay.depth().await.expect("depth"), 0);
+    assert!(relay.claim(LEASE, 10).await.expect("claim").is_empty());
+}
+
+async fn relay_tokens_come_from_the_outbox_counter(h: &Harness) {
+    let store = h.store().await;
+    let outbox = store.outbox();
+    let relay = h.store().await.relay();
+    let mut last = 0;
+    let mut outbox_tokens = Vec::new();
+    for i in 0..3 {
+        outbox.enqueue(&entry(i)).await.expect("enqueue");
+        let claim = claim_one(&outbox, LEASE).await;
+        assert!(claim.token > last);
+        outbox_tokens.push(claim.token);
+        assert!(
+            relay
+                .push(&reply(&format!("om-{i}"), &format!("chat-{i}"), 1))
+                .await
+                .expect("push")
+        );
+        let held = hold_one(&relay, LEASE).await;
+        assert!(held.token > claim.token);
+        last = held.token;
+    }
+    // An outbox claim's token does not hold a relay entry.
+    for token in outbox_tokens {
+        assert!(!relay.done("om-0", token).await.expect("done"));
+    }
+    assert_eq!(relay.depth().await.expect("depth"), 3);
+}
+
+async fn a_relay_claim_returns_at_most_max(h: &Harness) {
+    let relay = h.store().await.relay();
+    for i in 0..5 {
+        assert!(
+            relay
+                .push(&reply(&format!("om-{i}"), &format!("chat-{i}"), i))
+                .await
+                .expect("push")
+        );
+    }
+    assert!(relay.claim(LEASE, 0).await.expect("claim").is_empty());
+    let mut seen = BTreeSet::new();
+    for expected in [2, 2, 1, 0] {
+        let held = relay.claim(LEASE, 2).await.expect("claim");
+        assert_eq!(held.len(), expected);
+        for id in held_ids(&held) {
+            assert!(seen.insert(id), "claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), 5);
+}
+
+/// Workers of two stores drain several chains at once: every entry is delivered once, and
+/// each chain's entries in the order they were pushed.
+async fn concurrent_relay_workers_keep_each_chain_in_order(h: &Harness) {
+    const CHAINS: usize = 3;
+    const PER_CHAIN: usize = 8;
+    let a = h.store().await.relay();
+    let b = h.store().await.relay();
+    for n in 0..PER_CHAIN {
+        for c in 0..CHAINS {
+            let e = follow_up(&format!("tg-{c}-{n}"), &format!("case-{c}"));
+            assert!(a.push(&e).await.expect("push"));
+        }
+    }
+    let delivered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<RelayEntry>::new()));
+    let mut tasks = Vec::new();
+    for relay in [a.clone(), a.clone(), b.clone(), b] {
+        let delivered = delivered.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut idle = 0;
+            while idle < 20 {
+                let held = relay.claim(LEASE, 2).await.expect("claim");
+                if held.is_empty() {
+                    idle += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                idle = 0;
+                for one in held {
+                    // Recorded before `done`: the next of its chain is not claimable yet.
+                    delivered.lock().expect("lock").push(one.entry.clone());
+                    assert!(relay.done(&one.entry.id, one.token).await.expect("done"));
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let delivered = delivered.lock().expect("lock").clone();
+    assert_eq!(delivered.len(), CHAINS * PER_CHAIN, "each entry once");
+    for c in 0..CHAINS {
+        let chain = format!("case-{c}");
+        let order: Vec<String> = delivered
+            .iter()
+            .filter(|e| e.chain == chain)
+            .map(|e| e.id.clone())
+            .collect();
+        let pushed: Vec<String> = (0..PER_CHAIN).map(|n| format!("tg-{c}-{n}")).collect();
+        assert_eq!(order, pushed, "chain {chain} out of order");
+    }
+    assert_eq!(a.depth().await.expect("depth"), 0);
+}
+
 // ---- file store only ----
 
 mod file_only {
@@ -907,6 +1440,82 @@ mod file_only {
                 .complete(e.id(), claim.token, "1")
                 .await
                 .expect("complete")
+        );
+        assert_eq!(schema_version(path), 3);
+        uses_the_schema_3_tables(&store).await;
+    }
+
+    /// The schema version of the file at `path`.
+    fn schema_version(path: &std::path::Path) -> i64 {
+        rusqlite::Connection::open(path)
+            .expect("open")
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("user_version")
+    }
+
+    /// Writes and reads a case record and a relay entry.
+    async fn uses_the_schema_3_tables(store: &Store) {
+        let record = case_record(77, 7, now_ms());
+        store.save_case(&record).await.expect("save");
+        assert_eq!(store.cases_of(7).await.expect("read"), vec![record]);
+        let relay = store.relay();
+        let e = reply("om-1", "chat-7", 1);
+        assert!(relay.push(&e).await.expect("push"));
+        assert!(!relay.push(&e).await.expect("push again"));
+        let held = hold_one(&relay, LEASE).await;
+        assert!(relay.done(&e.id, held.token).await.expect("done"));
+    }
+
+    /// A file written by schema 2 (no case records, no relay) opens as schema 3, keeps
+    /// its data, and its claim tokens keep growing.
+    #[tokio::test]
+    async fn a_schema_2_file_opens_as_3() {
+        let h = Harness::file();
+        let Harness::File { path, .. } = &h else {
+            unreachable!()
+        };
+        std::fs::create_dir_all(path.parent().expect("folder")).expect("folder");
+        let e = entry(1);
+        {
+            let conn = rusqlite::Connection::open(path).expect("open");
+            conn.execute_batch(
+                "CREATE TABLE sessions (chat_id INTEGER PRIMARY KEY, data TEXT NOT NULL, expires_ms INTEGER NOT NULL, rev INTEGER NOT NULL DEFAULT 0);
+                 CREATE TABLE profiles (user_id INTEGER PRIMARY KEY, data TEXT NOT NULL, expires_ms INTEGER NOT NULL DEFAULT 0);
+                 CREATE TABLE blocked (chat_id INTEGER PRIMARY KEY, expires_ms INTEGER NOT NULL DEFAULT 0);
+                 CREATE TABLE sent (user_id INTEGER NOT NULL, at_ms INTEGER NOT NULL);
+                 CREATE INDEX sent_user ON sent (user_id, at_ms);
+                 CREATE TABLE mine (request_id TEXT PRIMARY KEY, user_id INTEGER NOT NULL, data TEXT NOT NULL, at_ms INTEGER NOT NULL);
+                 CREATE INDEX mine_user ON mine (user_id, at_ms);
+                 CREATE TABLE outbox (id TEXT PRIMARY KEY, entry TEXT NOT NULL, due_ms INTEGER NOT NULL, token INTEGER NOT NULL DEFAULT 0);
+                 CREATE INDEX outbox_due ON outbox (due_ms);
+                 CREATE TABLE parked (id TEXT PRIMARY KEY, parked TEXT NOT NULL);
+                 CREATE TABLE delivered (id TEXT PRIMARY KEY, case_number TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+                 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 INSERT INTO counters VALUES ('token', 41);
+                 PRAGMA user_version = 2;",
+            )
+            .expect("schema 2");
+            conn.execute(
+                "INSERT INTO outbox VALUES (?1, ?2, 0, 0)",
+                rusqlite::params![e.id(), serde_json::to_string(&e).expect("json")],
+            )
+            .expect("entry");
+        }
+        let store = h.store().await;
+        assert_eq!(schema_version(path), 3);
+        let outbox = store.outbox();
+        let claim = claim_one(&outbox, LEASE).await;
+        assert_eq!(claim.entry, e);
+        assert_eq!(claim.token, 42);
+        uses_the_schema_3_tables(&store).await;
+        // Opening again changes nothing.
+        drop(store);
+        let again = h.store().await;
+        assert_eq!(schema_version(path), 3);
+        assert_eq!(again.outbox().depth().await.expect("depth"), (1, 0));
+        assert_eq!(
+            again.case(77).await.expect("read").map(|r| r.user_id),
+            Some(7)
         );
     }
 

@@ -1,5 +1,6 @@
-//! Storage: chat sessions (drafts), user profiles, blocked marks and the outbox of sent
-//! requests, behind one contract with two implementations.
+//! Storage: chat sessions (drafts), user profiles, blocked marks, the outbox of sent
+//! requests, the records of created cases and the relay of messages between chats and
+//! cases, behind one contract with two implementations.
 //!
 //! - **Redis** ([`Store::connect`]), when `REDIS_URL` is set: the store for several
 //!   replicas or workers on several hosts. Layout in `redis_store`.
@@ -7,8 +8,8 @@
 //!   (`data-file`, default `./data/bot.db`), for a try-out or a small install on one host.
 //!   Layout and choices in `sqlite_store`.
 //!
-//! [`Store::open`] picks one from the settings. The rest of the code sees only [`Store`] and
-//! [`Outbox`]; each method dispatches to the backend.
+//! [`Store::open`] picks one from the settings. The rest of the code sees only [`Store`],
+//! [`Outbox`] and [`Relay`]; each method dispatches to the backend.
 //!
 //! # The contract (both backends, checked by the same test suite)
 //!
@@ -32,8 +33,15 @@
 //!   or parked, or it was delivered (its case number kept 30 days). [`Outbox::claim`] takes
 //!   the entries due now and moves their due time forward by the lease *in one atomic step,
 //!   for every process sharing the store*, so two claimers never get the same entry while
-//!   the lease runs. [`Outbox::save`] and [`Outbox::set_due`] touch only an entry still
-//!   waiting, so a late write cannot resurrect a delivered or parked one.
+//!   the lease runs. [`Outbox::save`] and [`Outbox::reschedule`] touch only an entry
+//!   still waiting, so a late write cannot resurrect a delivered or parked one.
+//! - **Case records** ([`CaseRecord`]) are kept [`CASES_KEPT`] after they were last
+//!   written, then read as absent; [`Outbox::complete_with_case`] writes one in the same
+//!   atomic step that completes the entry, and [`Store::forget`] deletes a user's.
+//! - **Relay** (see [`relay`] for the design): the outbox's claims, leases and fencing
+//!   tokens, plus dedup by id ([`Relay::push`] stores an id seen within
+//!   [`relay::SEEN_KEPT`] once, even when pushed concurrently) and FIFO per chain (only
+//!   the oldest entry of a chain is ever claimable).
 //!
 //! Errors are the backend being unreachable (Redis down, the file unwritable); no method
 //! fails because data is missing.
@@ -70,9 +78,11 @@ use intake_core::dialogue::{Profile, StoredSession};
 
 pub mod outbox;
 mod redis_store;
+pub mod relay;
 mod sqlite_store;
 
 use outbox::{Entry, Outbox};
+use relay::Relay;
 
 pub(crate) use redis_store::RedisStore;
 pub(crate) use sqlite_store::FileStore;
@@ -139,6 +149,36 @@ pub const MINE_KEPT: Duration = outbox::DELIVERED_TTL;
 /// How long a user's sends are remembered, for the submission limits.
 pub const SENDS_KEPT: Duration = Duration::from_secs(24 * 3600);
 
+/// What the bot knows about a case it created.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseRecord {
+    /// The case's internal id.
+    pub case_id: i64,
+    /// The case number shown to people.
+    pub case_number: String,
+    /// The request the case was created from.
+    pub request_id: String,
+    /// Kind id of the request.
+    pub kind: String,
+    /// The user who sent the request.
+    pub user_id: u64,
+    /// The user's chat.
+    pub chat_id: i64,
+    /// The user's language.
+    pub lang: String,
+    /// When the user pressed Send (Unix ms).
+    pub sent_at_ms: i64,
+    /// When the first agent reply was relayed to the user (Unix ms).
+    #[serde(default)]
+    pub first_reply_ms: Option<i64>,
+    /// The case's last known Omnidesk status.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// How long a case record is kept after it was last written.
+pub const CASES_KEPT: Duration = Duration::from_secs(180 * 24 * 3600);
+
 /// What handling an update reads about its chat.
 #[derive(Debug)]
 pub struct ChatState {
@@ -154,7 +194,7 @@ pub struct ChatState {
     pub sent: Vec<i64>,
 }
 
-/// The backend behind a [`Store`] and its [`Outbox`].
+/// The backend behind a [`Store`], its [`Outbox`] and its [`Relay`].
 #[derive(Clone)]
 pub(crate) enum Backend {
     /// Redis, shared by any number of processes and hosts.
@@ -174,7 +214,8 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
-/// Sessions, profiles, blocked marks and the outbox, in Redis or in a file.
+/// Sessions, profiles, blocked marks, case records, the outbox and the relay, in Redis or
+/// in a file.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
@@ -342,6 +383,51 @@ impl Store {
         Outbox::new(self.backend.clone())
     }
 
+    /// The relay in the same store.
+    pub fn relay(&self) -> Relay {
+        Relay::new(self.backend.clone())
+    }
+
+    /// Writes (replaces) a case record, kept [`CASES_KEPT`] from now.
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn save_case(&self, record: &CaseRecord) -> anyhow::Result<()> {
+        dispatch!(&self.backend, b => b.save_case(record).await)
+    }
+
+    /// The record of a case (none when unknown, expired or undecodable).
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn case(&self, case_id: i64) -> anyhow::Result<Option<CaseRecord>> {
+        let raw = dispatch!(&self.backend, b => b.case(case_id).await)?;
+        Ok(raw.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    /// The user's case records, newest `sent_at_ms` first (undecodable ones left out).
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn cases_of(&self, user_id: u64) -> anyhow::Result<Vec<CaseRecord>> {
+        let raw = dispatch!(&self.backend, b => b.cases_of(user_id).await)?;
+        let mut cases: Vec<CaseRecord> = raw
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .filter(|c: &CaseRecord| c.user_id == user_id)
+            .collect();
+        cases.sort_by_key(|c| {
+            (
+                std::cmp::Reverse(c.sent_at_ms),
+                std::cmp::Reverse(c.case_id),
+            )
+        });
+        Ok(cases)
+    }
+
     /// The user's latest requests (at most `limit`, newest first, within [`MINE_KEPT`]).
     ///
     /// # Errors
@@ -360,8 +446,8 @@ impl Store {
         Ok(mine)
     }
 
-    /// Deletes what is kept about a user: their profile, the blocked mark of their chat and
-    /// the list of their requests.
+    /// Deletes what is kept about a user: their profile, the blocked mark of their chat,
+    /// the list of their requests and the records of their cases.
     ///
     /// # Errors
     ///

@@ -11,10 +11,10 @@
 //! - A worker *claims* due requests in one atomic step (a Lua script in Redis, one
 //!   transaction in SQLite): it picks requests whose time has come, pushes their time
 //!   forward by a lease and gives each claim a *fencing token* (a number that only grows,
-//!   shared by every process on the store). While a worker holds a request, it keeps
-//!   extending the lease; if it dies, the lease runs out and another worker claims the
-//!   request under a newer token. Claiming is atomic, so two workers never take the same
-//!   request at once.
+//!   shared by every process on the store, and by the [relay](super::relay)). While a
+//!   worker holds a request, it keeps extending the lease; if it dies, the lease runs out
+//!   and another worker claims the request under a newer token. Claiming is atomic, so
+//!   two workers never take the same request at once.
 //! - Every write of a claimed request (its state, its next due time, completing it,
 //!   parking it) carries the token and succeeds only while the request is still held under
 //!   it. A worker whose write is refused has lost the request (it was frozen past its
@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub use intake_core::case::{Sender, Submission};
 
-use super::{Backend, dispatch};
+use super::{Backend, CaseRecord, dispatch};
 
 /// A created case, as recorded in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,7 +245,23 @@ impl Outbox {
     ///
     /// The store is unreachable.
     pub async fn complete(&self, id: &str, token: i64, case_number: &str) -> anyhow::Result<bool> {
-        dispatch!(&self.backend, b => b.complete(id, token, case_number).await)
+        dispatch!(&self.backend, b => b.complete(id, token, case_number, None).await)
+    }
+
+    /// Like [`Self::complete`] (the case number is the record's), and writes the case
+    /// record (kept [`CASES_KEPT`](super::CASES_KEPT)) in the same atomic step; `false`
+    /// when the entry is no longer held under `token` (nothing is written then).
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn complete_with_case(
+        &self,
+        id: &str,
+        token: i64,
+        record: &CaseRecord,
+    ) -> anyhow::Result<bool> {
+        dispatch!(&self.backend, b => b.complete(id, token, &record.case_number, Some(record)).await)
     }
 
     /// Moves an entry held under `token` to the parked set with the reason; `false` when

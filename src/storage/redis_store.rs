@@ -13,11 +13,21 @@
 //! - `outbox:items` (hash id → entry JSON), `outbox:due` (sorted set id → due ms),
 //!   `outbox:held` (hash id → fencing token of its last claim), `outbox:token` (the
 //!   counter tokens come from), `outbox:parked` (hash id → parked JSON),
-//!   `delivered:<id>` (case number, 30 days).
+//!   `delivered:<id>` (case number, 30 days);
+//! - `case:<case id>`: the record of a case the bot created (JSON), kept 180 days, and
+//!   `ucases:<user id>`: set of the user's case ids, its expiry renewed with every record
+//!   written (ids whose record expired are skipped);
+//! - `relay:items` (hash id → entry JSON), `relay:chain-of` (hash id → chain),
+//!   `relay:chain:<chain>` (list of the chain's ids, oldest first), `relay:due` (sorted
+//!   set of the chains' heads only, by due ms), `relay:held` (hash id → fencing token,
+//!   from `outbox:token`), `relay:seen` (sorted set id → push ms, trimmed to 30 days on
+//!   every push).
 //!
 //! Multi-key writes are MULTI/EXEC transactions; the read-then-write steps (claim, every
-//! write of a held entry) are Lua scripts, so they are atomic for every client of the
-//! server.
+//! write of a held entry, every relay operation, forgetting a user) are Lua scripts, so
+//! they are atomic for every client of the server. A few scripts reach keys they find on
+//! the way (a chain's list, a user's case records) from a prefix: fine on one server,
+//! not on a cluster (which the key layout does not aim at anyway).
 
 use std::time::Duration;
 
@@ -26,8 +36,9 @@ use intake_core::dialogue::{Profile, StoredSession};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use super::{MINE_KEPT, MyRequest, Retention, SENDS_KEPT};
+use super::{CASES_KEPT, CaseRecord, MINE_KEPT, MyRequest, Retention, SENDS_KEPT};
 use crate::storage::outbox::{DELIVERED_TTL, Entry, Parked, now_ms, unpark};
+use crate::storage::relay::SEEN_KEPT;
 
 /// Claims due ids: KEYS = due, items, held, token counter; ARGV = now, until, max.
 /// Returns the claim's token followed by the entries' JSON.
@@ -66,9 +77,10 @@ end
 return 1
 ";
 
-/// Takes a held entry out of the queue: KEYS = items, due, held, target; ARGV = id, token,
-/// mode ('delivered' or 'parked'), value, ttl secs. Returns 1 when it was held under the
-/// token, else 0 (nothing changes).
+/// Takes a held entry out of the queue: KEYS = items, due, held, target, case record,
+/// user's case ids; ARGV = id, token, mode ('delivered' or 'parked'), value, ttl secs,
+/// case record JSON or '', case id, case record ttl ms. Returns 1 when it was held under
+/// the token, else 0 (nothing changes).
 const FINISH_HELD: &str = r"
 if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   return 0
@@ -78,9 +90,88 @@ if ARGV[3] == 'delivered' then
 else
   redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
 end
+if ARGV[6] ~= '' then
+  redis.call('SET', KEYS[5], ARGV[6], 'PX', ARGV[8])
+  redis.call('SADD', KEYS[6], ARGV[7])
+  redis.call('PEXPIRE', KEYS[6], ARGV[8])
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+";
+
+/// Adds a relay entry unless its id was seen: KEYS = items, chain-of, chain list, due,
+/// seen; ARGV = id, chain, entry JSON, now ms, seen kept ms. Returns 1 when added, else 0.
+const RELAY_PUSH: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', tonumber(ARGV[4]) - tonumber(ARGV[5]))
+if redis.call('ZSCORE', KEYS[5], ARGV[1]) or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return 0
+end
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if redis.call('RPUSH', KEYS[3], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+end
+return 1
+";
+
+/// Removes a held relay entry and makes the next of its chain due: KEYS = items, due,
+/// held, chain-of; ARGV = id, token, now ms, prefix of chain lists. Returns 1 when it was
+/// held under the token, else 0 (nothing changes).
+const RELAY_DONE: &str = r"
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+local chain = redis.call('HGET', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+if chain then
+  local list = ARGV[4] .. chain
+  redis.call('LREM', list, 1, ARGV[1])
+  local head = redis.call('LINDEX', list, 0)
+  if head then
+    redis.call('ZADD', KEYS[2], ARGV[3], head)
+  end
+end
+return 1
+";
+
+/// Lists waiting relay entries: KEYS = items, chain-of; ARGV = prefix of chain lists.
+/// Returns id, JSON, id, JSON… by chain name, each chain oldest first.
+const RELAY_PENDING: &str = r"
+local chains = {}
+local seen = {}
+for _, chain in ipairs(redis.call('HVALS', KEYS[2])) do
+  if not seen[chain] then
+    seen[chain] = true
+    table.insert(chains, chain)
+  end
+end
+table.sort(chains)
+local out = {}
+for _, chain in ipairs(chains) do
+  for _, id in ipairs(redis.call('LRANGE', ARGV[1] .. chain, 0, -1)) do
+    local v = redis.call('HGET', KEYS[1], id)
+    if v then
+      table.insert(out, id)
+      table.insert(out, v)
+    end
+  end
+end
+return out
+";
+
+/// Deletes what is kept about a user: KEYS = profile, blocked mark, requests, case ids;
+/// ARGV = prefix of case records.
+const FORGET: &str = r"
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  redis.call('DEL', ARGV[1] .. id)
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 return 1
 ";
 
@@ -236,17 +327,62 @@ impl RedisStore {
     }
 
     pub(crate) async fn forget(&self, user_id: u64, chat_id: i64) -> anyhow::Result<()> {
+        let _: i32 = redis::Script::new(FORGET)
+            .key(self.key(&format!("profile:{user_id}")))
+            .key(self.key(&format!("blocked:{chat_id}")))
+            .key(self.key(&format!("mine:{user_id}")))
+            .key(self.key(&format!("ucases:{user_id}")))
+            .arg(self.key("case:"))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Writes a case record and lists it under its user, both kept `CASES_KEPT`.
+    pub(crate) async fn save_case(&self, record: &CaseRecord) -> anyhow::Result<()> {
+        let kept = as_ms(CASES_KEPT);
+        let user_cases = self.key(&format!("ucases:{}", record.user_id));
         let () = redis::pipe()
             .atomic()
-            .del(self.key(&format!("profile:{user_id}")))
+            .pset_ex(
+                self.key(&format!("case:{}", record.case_id)),
+                serde_json::to_string(record)?,
+                kept,
+            )
             .ignore()
-            .del(self.key(&format!("blocked:{chat_id}")))
+            .sadd(&user_cases, record.case_id)
             .ignore()
-            .del(self.key(&format!("mine:{user_id}")))
+            .pexpire(&user_cases, i64::try_from(kept).unwrap_or(i64::MAX))
             .ignore()
             .query_async(&mut self.conn())
             .await?;
         Ok(())
+    }
+
+    /// A case record (JSON).
+    pub(crate) async fn case(&self, case_id: i64) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .get(self.key(&format!("case:{case_id}")))
+            .await?)
+    }
+
+    /// The user's case records (JSON) that have not expired.
+    pub(crate) async fn cases_of(&self, user_id: u64) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.conn();
+        let ids: Vec<i64> = conn
+            .smembers(self.key(&format!("ucases:{user_id}")))
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| self.key(&format!("case:{id}")))
+            .collect();
+        let records: Vec<Option<String>> =
+            redis::cmd("MGET").arg(keys).query_async(&mut conn).await?;
+        Ok(records.into_iter().flatten().collect())
     }
 
     pub(crate) async fn write_raw_session(&self, chat_id: i64, raw: &str) -> anyhow::Result<()> {
@@ -375,10 +511,22 @@ impl RedisStore {
         until: i64,
         max: usize,
     ) -> anyhow::Result<(i64, Vec<String>)> {
+        self.claim_from("outbox", now, until, max).await
+    }
+
+    /// Claims from the queue whose keys start with `queue` (`outbox` or `relay`): the
+    /// claim's token and the claimed entries' JSON.
+    async fn claim_from(
+        &self,
+        queue: &str,
+        now: i64,
+        until: i64,
+        max: usize,
+    ) -> anyhow::Result<(i64, Vec<String>)> {
         let raw: Vec<redis::Value> = redis::Script::new(CLAIM)
-            .key(self.key("outbox:due"))
-            .key(self.key("outbox:items"))
-            .key(self.key("outbox:held"))
+            .key(self.key(&format!("{queue}:due")))
+            .key(self.key(&format!("{queue}:items")))
+            .key(self.key(&format!("{queue}:held")))
             .key(self.key("outbox:token"))
             .arg(now)
             .arg(until)
@@ -404,10 +552,23 @@ impl RedisStore {
         json: Option<&str>,
         due_ms: Option<i64>,
     ) -> anyhow::Result<bool> {
+        self.write_held_in("outbox", id, token, json, due_ms).await
+    }
+
+    /// Writes the JSON and/or the due time of an entry held under `token` in the queue
+    /// whose keys start with `queue`.
+    async fn write_held_in(
+        &self,
+        queue: &str,
+        id: &str,
+        token: i64,
+        json: Option<&str>,
+        due_ms: Option<i64>,
+    ) -> anyhow::Result<bool> {
         let written: i32 = redis::Script::new(WRITE_HELD)
-            .key(self.key("outbox:items"))
-            .key(self.key("outbox:due"))
-            .key(self.key("outbox:held"))
+            .key(self.key(&format!("{queue}:items")))
+            .key(self.key(&format!("{queue}:due")))
+            .key(self.key(&format!("{queue}:held")))
             .arg(id)
             .arg(token)
             .arg(json.unwrap_or_default())
@@ -417,6 +578,8 @@ impl RedisStore {
         Ok(written == 1)
     }
 
+    /// Takes an entry held under `token` out of the queue into `target` (see
+    /// `FINISH_HELD`), writing the case record when given.
     async fn finish_held(
         &self,
         id: &str,
@@ -424,19 +587,35 @@ impl RedisStore {
         target: String,
         mode: &str,
         value: &str,
+        record: Option<&CaseRecord>,
     ) -> anyhow::Result<bool> {
-        let done: i32 = redis::Script::new(FINISH_HELD)
+        let finish = redis::Script::new(FINISH_HELD);
+        let mut script = finish.prepare_invoke();
+        script
             .key(self.key("outbox:items"))
             .key(self.key("outbox:due"))
             .key(self.key("outbox:held"))
-            .key(target)
+            .key(target);
+        match record {
+            Some(r) => script
+                .key(self.key(&format!("case:{}", r.case_id)))
+                .key(self.key(&format!("ucases:{}", r.user_id))),
+            None => script.key(self.key("case:-")).key(self.key("ucases:-")),
+        };
+        script
             .arg(id)
             .arg(token)
             .arg(mode)
             .arg(value)
-            .arg(DELIVERED_TTL.as_secs())
-            .invoke_async(&mut self.conn())
-            .await?;
+            .arg(DELIVERED_TTL.as_secs());
+        match record {
+            Some(r) => script
+                .arg(serde_json::to_string(r)?)
+                .arg(r.case_id)
+                .arg(as_ms(CASES_KEPT)),
+            None => script.arg("").arg(0).arg(0),
+        };
+        let done: i32 = script.invoke_async(&mut self.conn()).await?;
         Ok(done == 1)
     }
 
@@ -445,6 +624,7 @@ impl RedisStore {
         id: &str,
         token: i64,
         case_number: &str,
+        record: Option<&CaseRecord>,
     ) -> anyhow::Result<bool> {
         self.finish_held(
             id,
@@ -452,6 +632,7 @@ impl RedisStore {
             self.key(&format!("delivered:{id}")),
             "delivered",
             case_number,
+            record,
         )
         .await
     }
@@ -464,6 +645,7 @@ impl RedisStore {
             self.key("outbox:parked"),
             "parked",
             &json,
+            None,
         )
         .await
     }
@@ -517,5 +699,86 @@ impl RedisStore {
             .conn()
             .get(self.key(&format!("delivered:{id}")))
             .await?)
+    }
+
+    // ---- relay ----
+
+    pub(crate) async fn relay_push(
+        &self,
+        id: &str,
+        chain: &str,
+        json: &str,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        let added: i32 = redis::Script::new(RELAY_PUSH)
+            .key(self.key("relay:items"))
+            .key(self.key("relay:chain-of"))
+            .key(self.key(&format!("relay:chain:{chain}")))
+            .key(self.key("relay:due"))
+            .key(self.key("relay:seen"))
+            .arg(id)
+            .arg(chain)
+            .arg(json)
+            .arg(now)
+            .arg(as_ms(SEEN_KEPT))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(added == 1)
+    }
+
+    /// The claim's token and the claimed entries' JSON.
+    pub(crate) async fn relay_claim(
+        &self,
+        now: i64,
+        until: i64,
+        max: usize,
+    ) -> anyhow::Result<(i64, Vec<String>)> {
+        self.claim_from("relay", now, until, max).await
+    }
+
+    /// Writes the JSON and/or the due time of an entry held under `token`.
+    pub(crate) async fn relay_write_held(
+        &self,
+        id: &str,
+        token: i64,
+        json: Option<&str>,
+        due_ms: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        self.write_held_in("relay", id, token, json, due_ms).await
+    }
+
+    pub(crate) async fn relay_done(&self, id: &str, token: i64, now: i64) -> anyhow::Result<bool> {
+        let done: i32 = redis::Script::new(RELAY_DONE)
+            .key(self.key("relay:items"))
+            .key(self.key("relay:due"))
+            .key(self.key("relay:held"))
+            .key(self.key("relay:chain-of"))
+            .arg(id)
+            .arg(token)
+            .arg(now)
+            .arg(self.key("relay:chain:"))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// Waiting entries as (id, JSON), by chain name, each chain oldest first.
+    pub(crate) async fn relay_pending(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let flat: Vec<String> = redis::Script::new(RELAY_PENDING)
+            .key(self.key("relay:items"))
+            .key(self.key("relay:chain-of"))
+            .arg(self.key("relay:chain:"))
+            .invoke_async(&mut self.conn())
+            .await?;
+        let mut pairs = Vec::with_capacity(flat.len() / 2);
+        let mut values = flat.into_iter();
+        while let (Some(id), Some(json)) = (values.next(), values.next()) {
+            pairs.push((id, json));
+        }
+        Ok(pairs)
+    }
+
+    pub(crate) async fn relay_depth(&self) -> anyhow::Result<i64> {
+        Ok(self.conn().hlen(self.key("relay:items")).await?)
     }
 }

@@ -13,7 +13,15 @@
 //! - `outbox(id, entry, due_ms, token)` with an index on `due_ms` (`token`: the fencing
 //!   token of the entry's last claim), `parked(id, parked)`,
 //!   `delivered(id, case_number, expires_ms)`, `counters(name, value)` (where tokens come
-//!   from).
+//!   from, for the outbox and the relay);
+//! - `cases(case_id, user_id, data, expires_ms)`: the records of the cases the bot
+//!   created, kept 180 days, read as absent once expired;
+//! - `relay(seq, id, chain, entry, due_ms, token)`: waiting relay entries in push order
+//!   (`seq`), with indexes on `due_ms` (set on each chain's oldest entry only, null on the
+//!   others) and on `(chain, seq)`; `relay_seen(id, at_ms)`: ids pushed within 30 days.
+//!
+//! Schema versions: 1 (no tokens, revisions or expiring profiles) is migrated to 2 in
+//! place; 2 becomes 3 by creating the case and relay tables.
 //!
 //! The file is opened in WAL mode with `synchronous=FULL` (every commit is on disk before
 //! it returns) and a busy timeout, so several processes of one host can share it. Every
@@ -30,11 +38,12 @@ use anyhow::{Context, bail};
 use intake_core::dialogue::{Profile, StoredSession};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{MINE_KEPT, MyRequest, Retention, SENDS_KEPT};
+use super::{CASES_KEPT, CaseRecord, MINE_KEPT, MyRequest, Retention, SENDS_KEPT};
 use crate::storage::outbox::{DELIVERED_TTL, Entry, Parked, millis, now_ms, unpark};
+use crate::storage::relay::SEEN_KEPT;
 
 /// The schema this code writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
@@ -84,6 +93,28 @@ CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cases (
+    case_id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cases_user ON cases (user_id);
+CREATE TABLE IF NOT EXISTS relay (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    chain TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    due_ms INTEGER,
+    token INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS relay_due ON relay (due_ms);
+CREATE INDEX IF NOT EXISTS relay_chain ON relay (chain, seq);
+CREATE TABLE IF NOT EXISTS relay_seen (
+    id TEXT PRIMARY KEY,
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS relay_seen_at ON relay_seen (at_ms);
 ";
 
 /// Brings a file of schema 1 to schema 2 (the claim's fencing token, the session's
@@ -153,7 +184,8 @@ fn open_connection(path: &Path, retention: Retention) -> anyhow::Result<Connecti
     Ok(conn)
 }
 
-/// Deletes expired sessions, profiles, blocked marks, sends and delivered numbers.
+/// Deletes expired sessions, profiles, blocked marks, sends, delivered numbers, case
+/// records and relay ids.
 fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM sessions WHERE expires_ms <= ?1", [now])?;
     conn.execute("DELETE FROM profiles WHERE expires_ms <= ?1", [now])?;
@@ -166,6 +198,11 @@ fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
     conn.execute(
         "DELETE FROM mine WHERE at_ms <= ?1",
         [now.saturating_sub(millis(MINE_KEPT))],
+    )?;
+    conn.execute("DELETE FROM cases WHERE expires_ms <= ?1", [now])?;
+    conn.execute(
+        "DELETE FROM relay_seen WHERE at_ms <= ?1",
+        [now.saturating_sub(millis(SEEN_KEPT))],
     )?;
     Ok(())
 }
@@ -185,6 +222,30 @@ fn current_revision(conn: &Connection, chat_id: i64, now: i64) -> anyhow::Result
 /// A Telegram user id as an SQLite integer (they are below 2^52).
 fn user_key(user_id: u64) -> anyhow::Result<i64> {
     i64::try_from(user_id).with_context(|| format!("user id {user_id} is out of range"))
+}
+
+/// The next fencing token (shared by the outbox and the relay).
+fn next_token(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO counters (name, value) VALUES ('token', 1) \
+         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Inserts or replaces a case record, kept [`CASES_KEPT`] from `now`.
+fn put_case(conn: &Connection, record: &CaseRecord, now: i64) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO cases (case_id, user_id, data, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            record.case_id,
+            user_key(record.user_id)?,
+            serde_json::to_string(record)?,
+            now.saturating_add(millis(CASES_KEPT))
+        ],
+    )?;
+    Ok(())
 }
 
 /// Inserts or replaces a waiting entry, due at `due_ms`.
@@ -325,6 +386,7 @@ impl FileStore {
             tx.execute("DELETE FROM profiles WHERE user_id = ?1", [user])?;
             tx.execute("DELETE FROM blocked WHERE chat_id = ?1", [chat_id])?;
             tx.execute("DELETE FROM mine WHERE user_id = ?1", [user])?;
+            tx.execute("DELETE FROM cases WHERE user_id = ?1", [user])?;
             tx.commit()?;
             Ok(())
         })
@@ -490,12 +552,7 @@ impl FileStore {
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let token: i64 = tx.query_row(
-                "INSERT INTO counters (name, value) VALUES ('token', 1) \
-                 ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-                [],
-                |r| r.get(0),
-            )?;
+            let token = next_token(&tx)?;
             let entries = {
                 let mut stmt = tx.prepare_cached(
                     "UPDATE outbox SET due_ms = ?2, token = ?4 WHERE id IN \
@@ -541,10 +598,13 @@ impl FileStore {
         id: &str,
         token: i64,
         case_number: &str,
+        record: Option<&CaseRecord>,
     ) -> anyhow::Result<bool> {
         let id = id.to_owned();
         let case_number = case_number.to_owned();
-        let expires = now_ms().saturating_add(millis(DELIVERED_TTL));
+        let record = record.cloned();
+        let now = now_ms();
+        let expires = now.saturating_add(millis(DELIVERED_TTL));
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if tx.execute(
@@ -558,6 +618,9 @@ impl FileStore {
                 "INSERT OR REPLACE INTO delivered (id, case_number, expires_ms) VALUES (?1, ?2, ?3)",
                 params![id, case_number, expires],
             )?;
+            if let Some(record) = record {
+                put_case(&tx, &record, now)?;
+            }
             tx.commit()?;
             Ok(true)
         })
@@ -648,5 +711,172 @@ impl FileStore {
             .optional()?)
         })
         .await
+    }
+
+    // ---- case records ----
+
+    /// Writes a case record, kept `CASES_KEPT` from now.
+    pub(crate) async fn save_case(&self, record: &CaseRecord) -> anyhow::Result<()> {
+        let record = record.clone();
+        self.with(move |c| put_case(c, &record, now_ms())).await
+    }
+
+    /// A case record (JSON).
+    pub(crate) async fn case(&self, case_id: i64) -> anyhow::Result<Option<String>> {
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT data FROM cases WHERE case_id = ?1 AND expires_ms > ?2",
+                params![case_id, now_ms()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// The user's case records (JSON) that have not expired.
+    pub(crate) async fn cases_of(&self, user_id: u64) -> anyhow::Result<Vec<String>> {
+        let user = user_key(user_id)?;
+        self.with(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT data FROM cases WHERE user_id = ?1 AND expires_ms > ?2")?;
+            let rows = stmt.query_map(params![user, now_ms()], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
+    // ---- relay ----
+
+    pub(crate) async fn relay_push(
+        &self,
+        id: &str,
+        chain: &str,
+        json: &str,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        let id = id.to_owned();
+        let chain = chain.to_owned();
+        let json = json.to_owned();
+        let seen_since = now.saturating_sub(millis(SEEN_KEPT));
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let seen: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM relay_seen WHERE id = ?1 AND at_ms > ?2) \
+                 OR EXISTS (SELECT 1 FROM relay WHERE id = ?1)",
+                params![id, seen_since],
+                |r| r.get(0),
+            )?;
+            if seen {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO relay_seen (id, at_ms) VALUES (?1, ?2)",
+                params![id, now],
+            )?;
+            let waiting: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM relay WHERE chain = ?1)",
+                [&chain],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO relay (id, chain, entry, due_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![id, chain, json, (!waiting).then_some(now)],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// The claim's token and the claimed entries' JSON.
+    pub(crate) async fn relay_claim(
+        &self,
+        now: i64,
+        until: i64,
+        max: usize,
+    ) -> anyhow::Result<(i64, Vec<String>)> {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let token = next_token(&tx)?;
+            let entries = {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE relay SET due_ms = ?2, token = ?4 WHERE seq IN \
+                     (SELECT seq FROM relay WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?3) \
+                     RETURNING entry",
+                )?;
+                let rows = stmt.query_map(params![now, until, max, token], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()?
+            };
+            if entries.is_empty() {
+                // Nothing claimed: leave the counter as it was.
+                return Ok((0, entries));
+            }
+            tx.commit()?;
+            Ok((token, entries))
+        })
+        .await
+    }
+
+    /// Writes the JSON and/or the due time of an entry held under `token`.
+    pub(crate) async fn relay_write_held(
+        &self,
+        id: &str,
+        token: i64,
+        json: Option<&str>,
+        due_ms: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        let id = id.to_owned();
+        let json = json.map(str::to_owned);
+        self.with(move |c| {
+            let changed = c.execute(
+                "UPDATE relay SET entry = coalesce(?3, entry), due_ms = coalesce(?4, due_ms) \
+                 WHERE id = ?1 AND token = ?2 AND token > 0",
+                params![id, token, json, due_ms],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn relay_done(&self, id: &str, token: i64, now: i64) -> anyhow::Result<bool> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let chain: Option<String> = tx
+                .query_row(
+                    "DELETE FROM relay WHERE id = ?1 AND token = ?2 AND token > 0 RETURNING chain",
+                    params![id, token],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(chain) = chain else {
+                return Ok(false);
+            };
+            tx.execute(
+                "UPDATE relay SET due_ms = ?2 WHERE seq = \
+                 (SELECT min(seq) FROM relay WHERE chain = ?1)",
+                params![chain, now],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Waiting entries as (id, JSON), by chain name, each chain oldest first.
+    pub(crate) async fn relay_pending(&self) -> anyhow::Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT id, entry FROM relay ORDER BY chain, seq")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    pub(crate) async fn relay_depth(&self) -> anyhow::Result<i64> {
+        self.with(|c| Ok(c.query_row("SELECT count(*) FROM relay", [], |r| r.get(0))?))
+            .await
     }
 }
