@@ -82,6 +82,10 @@ pub struct OmnideskSettings {
     pub email: String,
     /// API key (`OMNIDESK_API_KEY`).
     pub api_key: SecretString,
+    /// The secret path part of the URL Omnidesk posts agents' replies and rule events to
+    /// (`OMNIDESK_WEBHOOK_SECRET`): `https://<bot>/omnidesk/<secret>` on `WEBHOOK_ADDR`.
+    /// `None`: that endpoint is not served.
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// Redis settings.
@@ -371,6 +375,27 @@ fn webhook_from_env() -> Result<Option<WebhookSettings>, ConfigError> {
     }))
 }
 
+/// `OMNIDESK_WEBHOOK_SECRET` when set: at least 16 characters of A-Z, a-z, 0-9, _ and -
+/// (it is a URL path segment and the endpoint's only protection).
+fn omnidesk_webhook_secret() -> Result<Option<SecretString>, ConfigError> {
+    let Ok(secret) = required("OMNIDESK_WEBHOOK_SECRET") else {
+        return Ok(None);
+    };
+    let valid = (16..=256).contains(&secret.len())
+        && secret
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(ConfigError::Invalid {
+            name: "OMNIDESK_WEBHOOK_SECRET",
+            problem:
+                "16-256 characters of A-Z, a-z, 0-9, _ and - (e.g. from `openssl rand -hex 24`)"
+                    .to_owned(),
+        });
+    }
+    Ok(Some(secret.into()))
+}
+
 /// `REDIS_URL` when set (`None`: the embedded store).
 fn redis_url() -> Result<Option<SecretString>, ConfigError> {
     let Ok(redis_url) = required("REDIS_URL") else {
@@ -428,6 +453,7 @@ impl Settings {
             url: url("OMNIDESK_URL", &required("OMNIDESK_URL")?)?,
             email: required("OMNIDESK_EMAIL")?,
             api_key: required("OMNIDESK_API_KEY")?.into(),
+            webhook_secret: omnidesk_webhook_secret()?,
         }))
     }
 

@@ -20,8 +20,10 @@
 pub mod chat;
 pub mod check;
 pub mod config;
+pub mod conversation;
 pub mod deadline;
 pub mod delivery;
+pub mod desk_hooks;
 pub mod dry_run;
 pub mod i18n;
 pub mod metrics;

@@ -41,6 +41,9 @@ pub struct Metrics {
     pub submitted: Counter,
     /// Delivery attempts, by result (`ok`, `retried`, `parked`).
     pub deliveries: Family<ResultLabel, Counter>,
+    /// Messages carried between cases and chats, by result (`reply`, `follow-up`,
+    /// `duplicate`, `blocked`, `closed`, `given-up`).
+    pub relayed: Family<ResultLabel, Counter>,
     /// 429 answers from Telegram.
     pub telegram_429: Counter,
     /// 429 answers from Omnidesk.
@@ -103,6 +106,12 @@ impl Metrics {
             "Delivery attempts by result (ok, retried, parked, lost)",
             deliveries.clone(),
         );
+        let relayed = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "relayed",
+            "Messages carried between cases and chats, by result",
+            relayed.clone(),
+        );
         let telegram_429 = Counter::default();
         registry.register(
             "telegram_429",
@@ -145,6 +154,7 @@ impl Metrics {
             update_seconds,
             submitted,
             deliveries,
+            relayed,
             telegram_429,
             omnidesk_429,
             attachments_left_out,
@@ -169,6 +179,15 @@ impl Metrics {
             OMNIDESK_FAILING
         };
         self.omnidesk_state.store(state, Ordering::Relaxed);
+    }
+
+    /// Counts a relayed message's result.
+    pub fn relayed(&self, result: &str) {
+        self.relayed
+            .get_or_create(&ResultLabel {
+                result: result.to_owned(),
+            })
+            .inc();
     }
 
     /// Sets the numbers of waiting and parked requests.

@@ -13,7 +13,9 @@ use teloxide::dispatching::ShutdownToken;
 use teloxide::prelude::*;
 
 use crate::config::Settings;
+use crate::conversation::{Conversation, RelayHandle};
 use crate::delivery::{CaseSink, Deliverer, FileSource, Sla};
+use crate::desk_hooks::DeskHooks;
 use crate::i18n::{LANGUAGES, Localizer};
 use crate::metrics::Metrics;
 use crate::omnidesk::OmnideskClient;
@@ -134,6 +136,21 @@ pub async fn build_worker(
     })
 }
 
+/// The relay worker sharing the delivery worker's parts (store, desk, bot, queues).
+pub fn conversation(worker: &Worker) -> Conversation {
+    Conversation {
+        relay: worker.store.relay(),
+        store: worker.store.clone(),
+        desk: worker.deliverer.clone(),
+        bot: worker.bot.clone(),
+        outbound: worker.outbound.clone(),
+        i18n: worker.i18n.clone(),
+        config: worker.config,
+        handle: RelayHandle::default(),
+        metrics: worker.metrics.clone(),
+    }
+}
+
 /// Delivery timing from the settings file.
 pub fn worker_config(file: &crate::config::BotFile) -> WorkerConfig {
     let secs = |n: u32| Duration::from_secs(u64::from(n.max(1)));
@@ -186,6 +203,7 @@ pub async fn run_worker(
     let store = store(&settings).await?;
     let i18n = Arc::new(Localizer::load(&settings.bot.locales_dir)?);
     let worker = build_worker(&settings, &bot(&settings), &store, i18n).await?;
+    let conversation = conversation(&worker);
     let server = crate::ops::bind(settings.http_addr, worker.metrics.clone(), store.clone())
         .await
         .with_context(|| format!("Failed to bind HTTP_ADDR {}", settings.http_addr))?;
@@ -199,7 +217,7 @@ pub async fn run_worker(
         let until = stop.clone();
         async move { until.cancelled().await }
     }));
-    worker.run(stop).await;
+    tokio::join!(worker.run(stop.clone()), conversation.run(stop));
     let _ = ops.await;
     Ok(())
 }
@@ -209,6 +227,7 @@ pub struct Application {
     bot: Bot,
     state: Arc<AppState>,
     worker: Worker,
+    conversation: Conversation,
     polling_timeout: Duration,
     http_addr: std::net::SocketAddr,
     server: crate::ops::Server,
@@ -236,6 +255,7 @@ impl Application {
         check_locales(&catalog, &i18n)?;
         let bot = bot(&settings);
         let worker = build_worker(&settings, &bot, &store, i18n.clone()).await?;
+        let conversation = conversation(&worker);
         let hosts = HostPolicy::new(bot_cfg.link_hosts.clone());
         let mut state = AppState::new(
             store,
@@ -253,6 +273,7 @@ impl Application {
             ),
         );
         state.sends_allowed = (bot_cfg.submissions_per_hour, bot_cfg.submissions_per_day);
+        state.relay = conversation.handle.clone();
         let state = Arc::new(state);
         let server = crate::ops::bind(
             settings.http_addr,
@@ -262,19 +283,35 @@ impl Application {
         .await
         .with_context(|| format!("Failed to bind HTTP_ADDR {}", settings.http_addr))?;
         let http_addr = server.addr()?;
-        let hooks = match &settings.webhook {
-            Some(hook) => {
-                let me = bot
-                    .get_me()
-                    .await
-                    .context("Failed to reach Telegram (getMe)")?;
-                let routes = telegram::webhook::routes(
-                    &hook.url,
-                    bot.clone(),
-                    state.clone(),
-                    me,
-                    hook.secret.clone(),
-                );
+        let mut routes: Option<axum::Router> = None;
+        if let Some(hook) = &settings.webhook {
+            let me = bot
+                .get_me()
+                .await
+                .context("Failed to reach Telegram (getMe)")?;
+            routes = Some(telegram::webhook::routes(
+                &hook.url,
+                bot.clone(),
+                state.clone(),
+                me,
+                hook.secret.clone(),
+            ));
+        }
+        if let Some(secret) = &settings.omnidesk.webhook_secret {
+            let desk = crate::desk_hooks::routes(DeskHooks {
+                store: state.store.clone(),
+                desk: state.desk.clone(),
+                i18n: i18n.clone(),
+                relay: conversation.handle.clone(),
+                secret: Arc::new(secret.clone()),
+            });
+            routes = Some(match routes {
+                Some(r) => r.merge(desk),
+                None => desk,
+            });
+        }
+        let hooks = match routes {
+            Some(routes) => {
                 let hooks = crate::ops::listen(settings.webhook_addr, routes)
                     .await
                     .with_context(|| {
@@ -290,6 +327,7 @@ impl Application {
             bot,
             state,
             worker,
+            conversation,
             polling_timeout: Duration::from_secs(u64::from(bot_cfg.polling_timeout_secs)),
             http_addr,
             server,
@@ -324,6 +362,7 @@ impl Application {
         let stop = CancellationToken::new();
         let stop_worker = CancellationToken::new();
         let worker = tokio::spawn(self.worker.run(stop_worker.clone()));
+        let conversation = tokio::spawn(self.conversation.run(stop_worker.clone()));
         let stopper = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -348,7 +387,11 @@ impl Application {
                     Err(e) => Err(e),
                 }
             }
-            _ => {
+            (_, hooks) => {
+                if let Some(hooks) = hooks {
+                    let until = stop.clone();
+                    tokio::spawn(hooks.serve(async move { until.cancelled().await }));
+                }
                 poll(
                     self.bot.clone(),
                     self.state.clone(),
@@ -362,6 +405,7 @@ impl Application {
         let _ = ops.await;
         stop_worker.cancel();
         let _ = worker.await;
+        let _ = conversation.await;
         served
     }
 }

@@ -24,8 +24,8 @@ use crate::delivery::{self, Deliverer, short_token};
 use crate::i18n::Localizer;
 use crate::omnidesk::DeskError;
 use crate::sender::Outbound;
-use crate::storage::Store;
 use crate::storage::outbox::{CaseRef, Claim, Entry, Outbox, millis, now_ms};
+use crate::storage::{CaseRecord, Store};
 
 /// Fetches of one attachment that may fail before it is left out of the case.
 const MAX_FILE_TRIES: u32 = 3;
@@ -342,8 +342,21 @@ impl Worker {
                 self.outbox.reschedule(entry, token, *at_ms).await
             }
             Finish::Complete(case) => {
+                let out = &entry.outgoing;
+                let record = CaseRecord {
+                    case_id: case.case_id,
+                    case_number: case.case_number.clone(),
+                    request_id: entry.id().to_owned(),
+                    kind: out.request.kind.clone(),
+                    user_id: out.sender.id,
+                    chat_id: out.chat_id,
+                    lang: out.lang.clone(),
+                    sent_at_ms: out.request.submitted_at.timestamp_millis(),
+                    first_reply_ms: None,
+                    status: None,
+                };
                 self.outbox
-                    .complete(entry.id(), token, &case.case_number)
+                    .complete_with_case(entry.id(), token, &record)
                     .await
             }
             Finish::Park(error) => {

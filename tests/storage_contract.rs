@@ -930,6 +930,7 @@ fn reply(id: &str, chain: &str, n: i64) -> RelayEntry {
                 url: format!("https://example.com/files/{n}"),
             }],
             received_at_ms: now_ms(),
+            notice: false,
         }),
     )
 }

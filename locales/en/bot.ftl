@@ -39,6 +39,7 @@ help =
     1. Press /new and choose the type of request.
     2. Answer the questions (you can go back or skip optional ones).
     3. Check the summary and press "Send": the bot tells you the request number.
+    4. The specialist's replies come to this chat when the bot's channel is connected in Omnidesk (otherwise to your e-mail). To add to a request, press "Reply" under a reply, or reply to the bot's message with the request number.
 
     Urgency levels and reaction times (working hours, Mon–Fri 9:00–18:00 Moscow time):
     • Critical — within 3 working hours: WAVIoT services down, critical system error, granting access, help installing a base station on site, urgent consultation.
@@ -185,3 +186,13 @@ status-unknown = state unknown right now
 status-chat = The list of requests is available in Telegram; in the terminal chat the number is shown right after sending.
 cmd-status = My requests
 btn-my-requests = 📋 My requests
+
+agent-reply-header = 💬 Reply to request No. { $number }:
+btn-reply = ✍️ Reply
+follow-up-prompt = ✍️ Write your addition to request No. { $number } as a reply to this message: text, a photo or a screenshot (JPG, PNG, GIF, BMP).
+follow-up-unsupported = You can add text, a photo or a screenshot to the request. For example: "Modem 7A48AC still does not connect".
+follow-up-added = 📎 Added to request No. { $number }.
+follow-up-closed = Request No. { $number } is closed, and the message was not added to it. If the issue is not solved, create a new request (/new) and mention number { $number } in the description.
+follow-up-failed = The message could not be added to request No. { $number }. Please write to support@waviot.ru with the request number.
+case-closed = ✅ Request No. { $number } is closed. If the issue is not solved, create a new request (/new) and mention number { $number } in the description.
+case-waiting = ⏳ Support is waiting for your answer on request No. { $number }. Reply to the specialist's message or press "Reply" in /status.

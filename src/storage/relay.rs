@@ -70,6 +70,10 @@ pub struct AgentReply {
     pub attachments: Vec<Attachment>,
     /// When the bot received the reply (Unix ms).
     pub received_at_ms: i64,
+    /// A notice from the bot about the case (a status change), sent as `html` alone
+    /// rather than as an agent's reply.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notice: bool,
 }
 
 /// A user's follow-up on its way to the case.

@@ -34,6 +34,7 @@ use crate::metrics::Metrics;
 use crate::sender::{Op, Outbound};
 use crate::storage::outbox::Entry;
 use crate::storage::outbox::{Sender, Submission};
+use crate::storage::relay::{FollowUp, Job, RelayEntry};
 use crate::storage::{LoadedSession, Store};
 use crate::worker::WorkerHandle;
 
@@ -71,6 +72,8 @@ pub struct AppState {
     pub answer_wait: Duration,
     /// Requests one user may send per hour and per day.
     pub sends_allowed: (u32, u32),
+    /// Wakes the relay worker when a follow-up is queued.
+    pub relay: crate::conversation::RelayHandle,
     reply_labels: Vec<(String, String)>,
 }
 
@@ -111,6 +114,7 @@ impl AppState {
             in_flight: Arc::default(),
             answer_wait,
             sends_allowed: (10, 30),
+            relay: crate::conversation::RelayHandle::default(),
             reply_labels,
         }
     }
@@ -228,6 +232,8 @@ struct Incoming<'u> {
     input: Input,
     origin: Option<MessageId>,
     callback: Option<teloxide::types::CallbackQueryId>,
+    /// The message's id, for a message.
+    message: Option<MessageId>,
 }
 
 async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyhow::Result<()> {
@@ -253,12 +259,22 @@ async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyho
             if !admit(state, msg.chat.id, user, album).await {
                 return Ok(());
             }
+            let mut input = extract::input(msg, Some(user));
+            if let Some(to_case) = follow_up_target(state, msg, user, me).await {
+                input = Input::FollowUp {
+                    case_id: to_case.case_id,
+                    case_number: to_case.case_number,
+                    caption: msg.caption().map(str::to_owned),
+                    inner: Box::new(input),
+                };
+            }
             Incoming {
                 chat: msg.chat.id,
                 user,
-                input: extract::input(msg, Some(user)),
+                input,
                 origin: None,
                 callback: None,
+                message: Some(msg.id),
             }
         }
         UpdateKind::CallbackQuery(q) => {
@@ -280,6 +296,7 @@ async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyho
                 input: Input::Button(q.data.clone().unwrap_or_default()),
                 origin: Some(message.id()),
                 callback: Some(q.id.clone()),
+                message: None,
             }
         }
         _ => return Ok(()),
@@ -296,6 +313,49 @@ async fn process(bot: &Bot, update: &Update, state: &AppState, me: &Me) -> anyho
         }
     }
     Ok(())
+}
+
+/// The case a message is meant for: it replies to one of the bot's messages naming one
+/// of the user's cases (a relayed reply, or the prompt of its "Reply" button), and is not
+/// a command.
+async fn follow_up_target(
+    state: &AppState,
+    msg: &Message,
+    user: &teloxide::types::User,
+    me: &Me,
+) -> Option<crate::storage::CaseRecord> {
+    let replied = msg.reply_to_message()?;
+    if replied.from.as_ref().is_none_or(|f| f.id != me.id) {
+        return None;
+    }
+    if msg
+        .text()
+        .is_some_and(|t| Input::from_command_line(t).is_some())
+    {
+        return None;
+    }
+    let quoted = replied.text().or_else(|| replied.caption())?;
+    let cases = match state.store.cases_of(user.id.0).await {
+        Ok(cases) => cases,
+        Err(e) => {
+            tracing::warn!(error.message = %e, "could not read the user's cases");
+            return None;
+        }
+    };
+    cases
+        .into_iter()
+        .filter(|c| names_number(quoted, &c.case_number))
+        .max_by_key(|c| c.case_number.len())
+}
+
+/// Whether `text` names case `number` as a whole word (`664-1` is not in `664-12`).
+fn names_number(text: &str, number: &str) -> bool {
+    let part = |c: char| c.is_alphanumeric() || c == '-';
+    text.match_indices(number).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + number.len()..].chars().next();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
 }
 
 /// How many times an update is stepped again when another process committed its chat
@@ -428,6 +488,34 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
         }),
         _ => None,
     });
+    for effect in &t.effects {
+        if let Effect::FollowUp(follow) = effect {
+            let entry = RelayEntry::new(
+                format!(
+                    "tg-{}-{}",
+                    chat.0,
+                    inc.message.map_or(update_id, |m| i64::from(m.0))
+                ),
+                format!("case-{}", follow.case_id),
+                Job::Case(FollowUp {
+                    case_id: follow.case_id,
+                    case_number: follow.case_number.clone(),
+                    chat_id: chat.0,
+                    user_id,
+                    lang: lang.clone(),
+                    text: follow.text.clone(),
+                    files: follow.files.clone(),
+                    sent_at_ms: now.timestamp_millis(),
+                }),
+            );
+            // Stored before the update counts as applied: a crash in between hands the
+            // update out again, and the relay stores the message once.
+            if let Err(e) = state.store.relay().push(&entry).await {
+                tracing::warn!(error.message = %e, "storage unavailable");
+                return Applied::Unavailable(lang);
+            }
+        }
+    }
     let stored = previous.next(t.session, update_id, Utc::now());
     let profile = t.profile_changed.then_some((user_id, &t.profile));
     let entry = outgoing.map(Entry::new);
@@ -525,7 +613,7 @@ async fn perform(state: &AppState, inc: &Incoming<'_>, stepped: Stepped) -> Opti
                 // Looked up in the desk on its own, so the update is not held meanwhile.
                 tokio::spawn(query.answer(chat, inc.user.id.0, lang.clone()));
             }
-            Effect::FollowUp(_) => {}
+            Effect::FollowUp(_) => state.relay.wake(),
             Effect::Submit(req) => {
                 if let Some(outcomes) = outcomes.take() {
                     out.say(chat, state.i18n.text(&lang, "sending"), None);
@@ -585,5 +673,19 @@ async fn follow_delivery(
             worker.forget(&request_id);
             out.say(chat, i18n.text(&lang, "registered-saved"), None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_number;
+
+    #[test]
+    fn a_case_number_is_found_as_a_whole_word_only() {
+        let text = "💬 Ответ по обращению № 664-12:";
+        assert!(names_number(text, "664-12"));
+        assert!(!names_number(text, "664-1"));
+        assert!(!names_number(text, "64-12"));
+        assert!(names_number("No. DRY-000001.", "DRY-000001"));
     }
 }

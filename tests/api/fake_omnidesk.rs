@@ -96,6 +96,15 @@ pub enum RetryAfterHeader {
 }
 
 /// How the request body was encoded.
+/// How [`FakeOmnidesk::post_webhook`] encodes the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookEncoding {
+    /// `application/json`.
+    Json,
+    /// `application/x-www-form-urlencoded`, as older accounts sent it.
+    Form,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyEncoding {
     /// `application/json`.
@@ -355,6 +364,80 @@ impl FakeOmnidesk {
             .collect()
     }
 
+    /// Changes a case's `status` (`open`, `waiting`, `closed`), as an agent would.
+    /// Returns false if the case does not exist.
+    pub fn set_case_status(&self, case_id: u64, status: &str) -> bool {
+        let found = {
+            let mut inner = self.shared.lock();
+            let updated_at = rfc2822_now();
+            match inner
+                .cases
+                .iter_mut()
+                .find(|c| c.received.case_id == case_id)
+            {
+                Some(case) => {
+                    case.json["status"] = json!(status);
+                    case.json["updated_at"] = json!(updated_at);
+                    true
+                }
+                None => false,
+            }
+        };
+        self.shared.changed();
+        found
+    }
+
+    /// Messages added to cases through the API, in order.
+    pub fn messages(&self) -> Vec<ReceivedMessage> {
+        self.shared.lock().messages.clone()
+    }
+
+    /// Waits until `n` messages were added (or `timeout` passes).
+    pub async fn wait_for_messages(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Option<Vec<ReceivedMessage>> {
+        let done = self
+            .wait_until(|od| od.messages().len() >= n, timeout)
+            .await;
+        done.then(|| self.messages())
+    }
+
+    /// Posts an agent's reply to the bot's channel webhook at `url`, as Omnidesk does: the
+    /// documented `{"type":"message_new","object":{…}}` in JSON, or the same fields
+    /// form-encoded (`object[content]=…`). `object` holds the message's fields; returns the
+    /// HTTP status the bot answered.
+    pub async fn post_webhook(url: &str, encoding: WebhookEncoding, object: &Value) -> u16 {
+        let client = reqwest::Client::new();
+        let request = match encoding {
+            WebhookEncoding::Json => client
+                .post(url)
+                .json(&json!({ "type": "message_new", "object": object })),
+            WebhookEncoding::Form => {
+                let mut pairs = vec![("type".to_owned(), "message_new".to_owned())];
+                if let Some(fields) = object.as_object() {
+                    for (k, v) in fields {
+                        let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                        pairs.push((format!("object[{k}]"), text));
+                    }
+                }
+                let body: String = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish();
+                client
+                    .post(url)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body)
+            }
+        };
+        request
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    }
+
     /// Number of HTTP requests received (any path and method).
     pub fn requests_count(&self) -> usize {
         self.shared.lock().requests.len()
@@ -605,6 +688,46 @@ async fn handle(
         (Method::GET, ["api", "cases.json"]) => {
             let query = req.uri().query().unwrap_or_default().to_owned();
             Outcome::Respond(with_rate_headers(shared, list_cases(shared, &query)))
+        }
+        (Method::GET, ["api", "cases", id, "messages.json"]) => {
+            let id = id.to_string();
+            let listed = {
+                let inner = shared.lock();
+                find_case(&inner, &id).map(|c| {
+                    let case_id = c.received.case_id;
+                    let mut items: Vec<Value> = inner
+                        .messages
+                        .iter()
+                        .filter(|m| m.case_id == case_id)
+                        .map(|m| {
+                            json!({ "message": {
+                                "message_id": m.message_id,
+                                "user_id": m.fields.get("user_id").cloned().unwrap_or(json!(0)),
+                                "staff_id": m.fields.get("staff_id").cloned().unwrap_or(json!(0)),
+                                "content": m.fields.get("content").cloned().unwrap_or(json!("")),
+                                "content_html": "",
+                                "note": false,
+                            }})
+                        })
+                        .collect();
+                    if req.uri().query().is_some_and(|q| q.contains("order=desc")) {
+                        items.reverse();
+                    }
+                    let total = items.len();
+                    let mut body: Map<String, Value> = items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (i.to_string(), v))
+                        .collect();
+                    body.insert("total_count".to_owned(), json!(total));
+                    Value::Object(body)
+                })
+            };
+            let response = match listed {
+                Some(body) => json_response(200, &body),
+                None => json_response(404, &json!({ "error": "case_not_found" })),
+            };
+            Outcome::Respond(with_rate_headers(shared, response))
         }
         (Method::GET, ["api", "cases", file]) if file.ends_with(".json") => {
             let id = file.trim_end_matches(".json");

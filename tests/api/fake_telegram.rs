@@ -446,6 +446,31 @@ impl FakeTelegram {
         caption: Option<&str>,
         media_group_id: Option<&str>,
     ) -> i64 {
+        let fields = self.photo_fields(bytes, caption, media_group_id);
+        self.send_message_with(user, fields)
+    }
+
+    /// The user replies (Telegram's "Reply") to the bot's message `to` with `fields`
+    /// (e.g. [`text_fields`]-like `{"text": …}` or [`Self::photo_fields`]).
+    pub fn reply_to(&self, user: &TestUser, to: &SentMessage, fields: Value) -> i64 {
+        let mut fields = fields;
+        fields["reply_to_message"] = json!({
+            "message_id": to.message_id,
+            "from": bot_user_json(),
+            "chat": user.private_chat_json(),
+            "date": unix_now(),
+            "text": to.text,
+        });
+        self.send_message_with(user, fields)
+    }
+
+    /// The message fields of a photo whose content is `bytes` (registered for download).
+    pub fn photo_fields(
+        &self,
+        bytes: impl Into<Bytes>,
+        caption: Option<&str>,
+        media_group_id: Option<&str>,
+    ) -> Value {
         let full = self.register_file(bytes, "photos", "jpg");
         let thumb = self.register_file(Bytes::from_static(THUMBNAIL_BYTES), "thumbnails", "jpg");
         let mut fields = json!({
@@ -462,7 +487,7 @@ impl FakeTelegram {
         if let Some(group) = media_group_id {
             fields["media_group_id"] = json!(group);
         }
-        self.send_message_with(user, fields)
+        fields
     }
 
     /// The user sends a document whose content is `bytes`. Returns the update id.

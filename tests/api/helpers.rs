@@ -19,6 +19,8 @@ use crate::fake_telegram::{FakeTelegram, SentMessage, TestUser};
 
 pub const STAFF_EMAIL: &str = "bot@waviot.test";
 pub const API_KEY: &str = "omnidesk-test-api-key";
+/// The secret path part of the bot's Omnidesk webhook in tests.
+pub const HOOK_SECRET: &str = "omnidesk-hook-secret-0123456789";
 /// How long a test waits for one expected reply before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -87,6 +89,7 @@ fn settings_with_redis(
             url: od.base_url().parse().expect("fake Omnidesk URL"),
             email: STAFF_EMAIL.to_owned(),
             api_key: API_KEY.to_owned().into(),
+            webhook_secret: Some(HOOK_SECRET.to_owned().into()),
         },
         redis: RedisSettings {
             url: Some(redis.into()),

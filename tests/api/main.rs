@@ -16,4 +16,5 @@ mod processes;
 mod resilience;
 #[path = "../common/sample.rs"]
 mod sample;
+mod two_way;
 mod webhook;

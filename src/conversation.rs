@@ -1,0 +1,505 @@
+//! The conversation after the case number: carries agents' replies into the users' chats
+//! and the users' follow-ups into their cases, from the durable [`Relay`].
+//!
+//! Every bot process runs one, beside the delivery worker; they may share a store. The
+//! relay hands out only the oldest message of each chain (a chat for replies, a case for
+//! follow-ups), so messages keep their order; claims are leased and fenced as in the
+//! outbox, so a message another process took over is dropped here.
+//!
+//! - **A reply** is sent with a "Reply" button. Telegram 429 waits in the chat's queue;
+//!   a user who blocked the bot (or a chat that is gone) ends the message. Files the reply
+//!   names are listed as links and, where Telegram can fetch them, sent as documents.
+//! - **A follow-up** first reads its case: a closed case is not written to (the user is
+//!   offered a new request); otherwise the message (with its photo) is added. Before it
+//!   leaves, the time is recorded; whoever holds the message after an unknown outcome
+//!   looks for it among the case's latest messages before sending it again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use intake_core::msg::Msg;
+use teloxide::ApiError;
+use teloxide::RequestError;
+use teloxide::prelude::*;
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyMarkup};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::delivery::Deliverer;
+use crate::i18n::Localizer;
+use crate::omnidesk::{DeskError, NewMessage};
+use crate::sender::Outbound;
+use crate::storage::Store;
+use crate::storage::outbox::{millis, now_ms};
+use crate::storage::relay::{AgentReply, FollowUp, Held, Job, Relay, RelayEntry};
+use crate::worker::{WorkerConfig, backoff};
+
+/// Attempts after which a message that keeps failing is given up on (logged).
+const MAX_ATTEMPTS: u32 = 30;
+
+/// Fetches of a follow-up's file that may fail before the message goes without it.
+const MAX_FILE_TRIES: u32 = 3;
+
+/// How a held message leaves this process's hands.
+enum Finish {
+    /// Delivered, or given up on: the next message of its chain may go.
+    Done,
+    /// Try again at this time.
+    Retry(i64, String),
+}
+
+/// Wakes the relay worker when something was pushed.
+#[derive(Debug, Clone, Default)]
+pub struct RelayHandle {
+    wake: Arc<Notify>,
+}
+
+impl RelayHandle {
+    /// Asks the worker to look for due messages now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// The relay loop.
+pub struct Conversation {
+    /// The queue.
+    pub relay: Relay,
+    /// Storage (blocked chats, case records).
+    pub store: Store,
+    /// The help desk.
+    pub desk: Deliverer,
+    /// Bot (documents by URL).
+    pub bot: Bot,
+    /// Outgoing messages, one paced queue per chat (shared with the bot).
+    pub outbound: Arc<Outbound>,
+    /// Texts.
+    pub i18n: Arc<Localizer>,
+    /// Timing (lease, retries, polling, concurrency) as for deliveries.
+    pub config: WorkerConfig,
+    /// Wake-ups.
+    pub handle: RelayHandle,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl std::fmt::Debug for Conversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conversation").finish_non_exhaustive()
+    }
+}
+
+impl Conversation {
+    /// Runs until `stop` is cancelled; finishes the messages in hand first.
+    pub async fn run(self, stop: CancellationToken) {
+        let this = Arc::new(self);
+        let mut running: JoinSet<()> = JoinSet::new();
+        let mut store_errors = 0u32;
+        loop {
+            while running.try_join_next().is_some() {}
+            let free = this.config.concurrency.saturating_sub(running.len());
+            if !stop.is_cancelled() && free > 0 {
+                match this.relay.claim(this.config.lease, free).await {
+                    Ok(claims) => {
+                        store_errors = 0;
+                        let claimed = !claims.is_empty();
+                        for held in claims {
+                            let this = this.clone();
+                            running.spawn(async move { this.process(held).await });
+                        }
+                        if claimed {
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        store_errors += 1;
+                        if store_errors == 1 {
+                            tracing::warn!(error.message = %e, "relay unavailable; will retry");
+                        }
+                    }
+                }
+            }
+            if stop.is_cancelled() && running.is_empty() {
+                break;
+            }
+            let pause = if store_errors > 0 {
+                backoff(
+                    store_errors,
+                    Duration::from_millis(200),
+                    Duration::from_secs(5),
+                )
+            } else {
+                this.config.poll
+            };
+            let idle = !stop.is_cancelled();
+            tokio::select! {
+                Some(_) = running.join_next(), if !running.is_empty() => {},
+                () = stop.cancelled(), if idle => {},
+                () = this.handle.wake.notified(), if idle => {},
+                () = tokio::time::sleep(pause), if idle => {},
+            }
+        }
+    }
+
+    /// One attempt at one held message, its lease kept alive meanwhile.
+    async fn process(&self, held: Held) {
+        let Held { mut entry, token } = held;
+        entry.attempts += 1;
+        let span = tracing::info_span!(
+            "relay",
+            relay.id = %entry.id,
+            attempt = entry.attempts,
+            claim = token
+        );
+        async move {
+            let id = entry.id.clone();
+            let finish = tokio::select! {
+                finish = self.attempt(&mut entry, token) => finish,
+                () = self.keep_lease(&id, token) => {
+                    tracing::warn!("another process holds the message now; this copy is dropped");
+                    return;
+                }
+            };
+            let Some(finish) = finish else {
+                tracing::warn!("another process holds the message now; this copy is dropped");
+                return;
+            };
+            let written = match finish {
+                Finish::Done => self.relay.done(&entry.id, token).await,
+                Finish::Retry(at_ms, error) => {
+                    tracing::warn!(error.message = %error, retry_in_ms = at_ms - now_ms(), "relay failed; will retry");
+                    entry.last_error = Some(error);
+                    self.relay.reschedule(&entry, token, at_ms).await
+                }
+            };
+            match written {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!("another process holds the message now"),
+                Err(e) => {
+                    tracing::warn!(error.message = %e, "could not record the outcome; the message will be claimed again");
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Extends the lease every third of it; returns once the message is lost.
+    async fn keep_lease(&self, id: &str, token: i64) {
+        let lease = self.config.lease;
+        let mut held_until = now_ms() + millis(lease);
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            match self.relay.extend(id, token, lease).await {
+                Ok(true) => held_until = now_ms() + millis(lease),
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(error.message = %e, "could not extend the lease");
+                    if now_ms() >= held_until {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `None` when the message turned out to be held by another process.
+    async fn attempt(&self, entry: &mut RelayEntry, token: i64) -> Option<Finish> {
+        let finish = match entry.job.clone() {
+            Job::User(reply) => self.relay_reply(entry, &reply).await,
+            Job::Case(follow) => return self.add_follow_up(entry, token, &follow).await,
+        };
+        Some(finish)
+    }
+
+    /// A retry after backoff, or the end after too many attempts.
+    fn retry(&self, entry: &RelayEntry, error: String) -> Finish {
+        if entry.attempts >= MAX_ATTEMPTS {
+            tracing::error!(error.message = %error, "the message keeps failing; given up");
+            self.metrics.relayed("given-up");
+            return Finish::Done;
+        }
+        let delay = backoff(
+            entry.attempts,
+            self.config.retry_base,
+            self.config.retry_cap,
+        );
+        Finish::Retry(now_ms() + millis(delay), error)
+    }
+
+    // ----- agent replies ------------------------------------------------------------
+
+    async fn relay_reply(&self, entry: &RelayEntry, reply: &AgentReply) -> Finish {
+        let chat = ChatId(reply.chat_id);
+        if self.store.is_blocked(reply.chat_id).await.unwrap_or(false) {
+            tracing::info!("the user blocked the bot; the reply is not sent");
+            self.metrics.relayed("blocked");
+            return Finish::Done;
+        }
+        let lang = reply.lang.as_str();
+        let header = html_escape::encode_text(&self.i18n.render(
+            lang,
+            &Msg::new("agent-reply-header").arg("number", reply.case_number.clone()),
+        ))
+        .into_owned();
+        let mut text = if reply.notice {
+            reply.html.clone()
+        } else {
+            format!("<b>{header}</b>\n{}", reply.html)
+        };
+        if !reply.attachments.is_empty() {
+            text.push_str("\n\n");
+            for a in &reply.attachments {
+                text.push_str(&format!(
+                    "📎 <a href=\"{}\">{}</a>\n",
+                    html_escape::encode_double_quoted_attribute(&a.url),
+                    html_escape::encode_text(&a.name)
+                ));
+            }
+        }
+        let markup = ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new([[
+            InlineKeyboardButton::callback(
+                self.i18n.text(lang, "btn-reply"),
+                format!("reply:{}:{}", reply.case_id, reply.case_number),
+            ),
+        ]]));
+        let mut sent = self
+            .outbound
+            .send_html(chat, text.clone(), Some(markup.clone()))
+            .await;
+        if let Err(RequestError::Api(ApiError::CantParseEntities(e))) = &sent {
+            tracing::warn!(error.message = %e, "Telegram refused the reply's HTML; sent as plain text");
+            sent = self
+                .outbound
+                .send(chat, html_to_plain(&text), Some(markup))
+                .await;
+        }
+        match sent {
+            Ok(()) if reply.notice => {
+                self.metrics.relayed("notice");
+                Finish::Done
+            }
+            Ok(()) => {
+                self.metrics.relayed("reply");
+                self.note_first_reply(reply).await;
+                for a in &reply.attachments {
+                    // Best effort: the link is in the message already.
+                    let document = self
+                        .bot
+                        .send_document(
+                            chat,
+                            InputFile::url(match a.url.parse() {
+                                Ok(url) => url,
+                                Err(_) => continue,
+                            })
+                            .file_name(a.name.clone()),
+                        )
+                        .await;
+                    if let Err(e) = document {
+                        tracing::info!(error.message = %e, "an attachment stays a link");
+                    }
+                }
+                Finish::Done
+            }
+            Err(RequestError::Api(ApiError::BotBlocked)) => {
+                let _ = self.store.set_blocked(reply.chat_id).await;
+                tracing::info!("the user blocked the bot; the reply is not sent");
+                self.metrics.relayed("blocked");
+                Finish::Done
+            }
+            Err(RequestError::Api(
+                e @ (ApiError::ChatNotFound
+                | ApiError::UserDeactivated
+                | ApiError::BotKicked
+                | ApiError::CantInitiateConversation),
+            )) => {
+                tracing::info!(error.message = %e, "the user cannot be reached; the reply is not sent");
+                self.metrics.relayed("blocked");
+                Finish::Done
+            }
+            Err(RequestError::RetryAfter(wait)) => Finish::Retry(
+                now_ms() + millis(wait.duration().max(Duration::from_secs(1))),
+                "Telegram rate limit".to_owned(),
+            ),
+            Err(e) => self.retry(entry, format!("sending the reply: {e}")),
+        }
+    }
+
+    /// Records when the first agent reply of a case reached its user.
+    async fn note_first_reply(&self, reply: &AgentReply) {
+        match self.store.case(reply.case_id).await {
+            Ok(Some(mut record)) if record.first_reply_ms.is_none() => {
+                record.first_reply_ms = Some(reply.received_at_ms);
+                if let Err(e) = self.store.save_case(&record).await {
+                    tracing::warn!(error.message = %e, "could not record the first reply");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error.message = %e, "could not read the case record"),
+        }
+    }
+
+    // ----- follow-ups ---------------------------------------------------------------
+
+    async fn tell(&self, follow: &FollowUp, message: &Msg) {
+        let text = self.i18n.render(&follow.lang, message);
+        if let Err(e) = self.outbound.send(ChatId(follow.chat_id), text, None).await {
+            tracing::info!(error.message = %e, "could not tell the user about the follow-up");
+        }
+    }
+
+    /// The text sent to the case.
+    fn content(follow: &FollowUp) -> String {
+        if follow.text.trim().is_empty() {
+            follow
+                .files
+                .iter()
+                .map(|f| format!("📎 {}", f.name))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            follow.text.clone()
+        }
+    }
+
+    async fn add_follow_up(
+        &self,
+        entry: &mut RelayEntry,
+        token: i64,
+        follow: &FollowUp,
+    ) -> Option<Finish> {
+        let number = Msg::new("follow-up-added").arg("number", follow.case_number.clone());
+        let content = Self::content(follow);
+        if entry.sent_at_ms.is_some() {
+            // Sent before without a recorded outcome: it may be in the case already.
+            match self.desk.latest_messages(follow.case_id).await {
+                Ok(messages) => {
+                    if messages
+                        .iter()
+                        .any(|m| m.staff_id == 0 && !m.note && m.content.trim() == content.trim())
+                    {
+                        tracing::info!("the follow-up is in the case already");
+                        self.tell(follow, &number).await;
+                        return Some(Finish::Done);
+                    }
+                }
+                Err(e) => return Some(self.desk_retry(entry, &e)),
+            }
+        }
+        let case = match self.desk.case(follow.case_id).await {
+            Ok(case) => case,
+            Err(DeskError::Rejected { status: 404, .. }) => {
+                self.tell(
+                    follow,
+                    &Msg::new("follow-up-closed").arg("number", follow.case_number.clone()),
+                )
+                .await;
+                return Some(Finish::Done);
+            }
+            Err(e) => return Some(self.desk_retry(entry, &e)),
+        };
+        if case.status.as_deref() == Some("closed") {
+            self.tell(
+                follow,
+                &Msg::new("follow-up-closed").arg("number", follow.case_number.clone()),
+            )
+            .await;
+            self.metrics.relayed("closed");
+            return Some(Finish::Done);
+        }
+        let attachments = match self.desk.open_files(&follow.files).await {
+            Ok(a) => a,
+            Err(e) if !e.permanent && entry.attempts < MAX_FILE_TRIES => {
+                return Some(self.retry(entry, e.to_string()));
+            }
+            Err(e) => {
+                tracing::warn!(error.message = %e, "the follow-up's file could not be fetched");
+                self.tell(
+                    follow,
+                    &Msg::new("registered-file-missing").arg("name", e.name.clone()),
+                )
+                .await;
+                Vec::new()
+            }
+        };
+        entry.sent_at_ms = Some(now_ms());
+        match self.relay.save(entry, token).await {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return Some(self.retry(entry, e.to_string())),
+        }
+        let message = NewMessage {
+            user_id: case.user_id,
+            user_custom_id: Some(follow.user_id.to_string()),
+            content: content.clone(),
+            attachments,
+        };
+        match self.desk.add_message(follow.case_id, message).await {
+            Ok(_) => {
+                self.metrics.relayed("follow-up");
+                self.tell(follow, &number).await;
+                Some(Finish::Done)
+            }
+            Err(DeskError::Rejected { status, body }) => {
+                tracing::error!(status, body = %body, "Omnidesk refused the follow-up");
+                self.tell(
+                    follow,
+                    &Msg::new("follow-up-failed").arg("number", follow.case_number.clone()),
+                )
+                .await;
+                Some(Finish::Done)
+            }
+            Err(e) => {
+                if !matches!(e, DeskError::Unknown(_)) {
+                    // Omnidesk answered: nothing was added.
+                    entry.sent_at_ms = None;
+                }
+                Some(self.desk_retry(entry, &e))
+            }
+        }
+    }
+
+    /// A retry after an Omnidesk failure: its `retry_after` for 429, else backoff.
+    fn desk_retry(&self, entry: &RelayEntry, error: &DeskError) -> Finish {
+        match error {
+            DeskError::RateLimited { retry_after } => {
+                self.metrics.omnidesk_429.inc();
+                let wait = retry_after
+                    .unwrap_or(Duration::from_secs(60))
+                    .max(Duration::from_millis(100));
+                Finish::Retry(now_ms() + millis(wait), error.to_string())
+            }
+            _ => self.retry(entry, error.to_string()),
+        }
+    }
+}
+
+/// The text of Telegram HTML without its tags.
+fn html_to_plain(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    html_escape::decode_html_entities(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_of_html_keeps_the_words() {
+        assert_eq!(
+            html_to_plain("<b>Ответ</b>\n<a href=\"x\">a &lt; b</a>"),
+            "Ответ\na < b"
+        );
+    }
+}
