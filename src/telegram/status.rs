@@ -1,13 +1,14 @@
 //! `/status`: the user's recent requests, each with its case number and its state in the
 //! help desk, or "waiting for its number". States are looked up by the request's token
-//! (one list call per request, at most [`LISTED`]) and cached for [`CACHE_FOR`].
+//! (one list call per request, at most [`LISTED`]) and cached for [`CACHE_FOR`]. Each case
+//! not closed has a "Reply" button that adds a message to it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use intake_core::msg::Msg;
-use teloxide::types::ChatId;
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
 
 use crate::delivery::{Deliverer, short_token};
 use crate::i18n::Localizer;
@@ -60,24 +61,42 @@ pub struct StatusQuery {
 
 impl StatusQuery {
     /// Sends the list of `user_id`'s recent requests to `chat`.
+    /// Each case that is not closed gets a "Reply" button.
     pub async fn answer(self, chat: ChatId, user_id: u64, lang: String) {
+        let mut markup = None;
         let text = match self.list(user_id).await {
-            Ok(lines) if lines.is_empty() => self.i18n.text(&lang, "status-none"),
-            Ok(lines) => std::iter::once(self.i18n.text(&lang, "status-title"))
-                .chain(lines.iter().map(|m| self.i18n.render(&lang, m)))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Ok((lines, _)) if lines.is_empty() => self.i18n.text(&lang, "status-none"),
+            Ok((lines, open)) => {
+                if !open.is_empty() {
+                    let label = self.i18n.text(&lang, "btn-reply");
+                    markup = Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(
+                        open.into_iter().map(|(case_id, number)| {
+                            [InlineKeyboardButton::callback(
+                                format!("{label} · № {number}"),
+                                format!("reply:{case_id}:{number}"),
+                            )]
+                        }),
+                    )));
+                }
+                std::iter::once(self.i18n.text(&lang, "status-title"))
+                    .chain(lines.iter().map(|m| self.i18n.render(&lang, m)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
             Err(e) => {
                 tracing::warn!(error.message = %e, "storage unavailable");
                 self.i18n.text(&lang, "temporarily-unavailable")
             }
         };
-        self.outbound.say(chat, text, None);
+        self.outbound.say(chat, text, markup);
     }
 
-    async fn list(&self, user_id: u64) -> anyhow::Result<Vec<Msg>> {
+    /// The lines, and the cases (id, number) that can be replied to.
+    async fn list(&self, user_id: u64) -> anyhow::Result<(Vec<Msg>, Vec<(i64, String)>)> {
         let zone = self.desk.sla().schedule.time_zone();
         let outbox = self.store.outbox();
+        let cases = self.store.cases_of(user_id).await?;
+        let mut open = Vec::new();
         let mut lines = Vec::new();
         for request in self.store.my_requests(user_id, LISTED).await? {
             let date = chrono::DateTime::from_timestamp_millis(request.sent_at_ms)
@@ -87,6 +106,11 @@ impl StatusQuery {
             let line = match outbox.delivered(&request.id).await? {
                 Some(number) => {
                     let state = self.state(&request.id).await;
+                    if state.as_deref() != Some("closed")
+                        && let Some(case) = cases.iter().find(|c| c.request_id == request.id)
+                    {
+                        open.push((case.case_id, case.case_number.clone()));
+                    }
                     Msg::new("status-line")
                         .arg("number", number)
                         .arg_ref("kind", kind)
@@ -99,7 +123,7 @@ impl StatusQuery {
             };
             lines.push(line);
         }
-        Ok(lines)
+        Ok((lines, open))
     }
 
     /// The case's state in the desk (cached); `None` when it cannot be told now.

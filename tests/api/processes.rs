@@ -11,7 +11,7 @@ use waviot_support_bot::storage::outbox::{Entry, Outbox};
 
 use crate::fake_omnidesk::{Behaviour, FakeOmnidesk};
 use crate::fake_telegram::FakeTelegram;
-use crate::helpers::{API_KEY, STAFF_EMAIL, redis_url};
+use crate::helpers::{API_KEY, HOOK_SECRET, STAFF_EMAIL, redis_url};
 use crate::sample::entry;
 
 struct Rig {
@@ -71,9 +71,25 @@ impl Rig {
         self.spawn_serving(command, "127.0.0.1:0")
     }
 
+    /// The whole bot, serving Omnidesk's webhooks on `webhook_port`.
+    fn bot_with_hooks(&self, webhook_port: u16) -> Child {
+        let mut command = self.command("run", "127.0.0.1:0");
+        command
+            .env("WEBHOOK_ADDR", format!("127.0.0.1:{webhook_port}"))
+            .env("OMNIDESK_WEBHOOK_SECRET", HOOK_SECRET);
+        command.spawn().expect("the binary starts")
+    }
+
     /// A process serving `/metrics` on `http_addr`.
     fn spawn_serving(&self, command: &str, http_addr: &str) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"))
+        self.command(command, http_addr)
+            .spawn()
+            .expect("the binary starts")
+    }
+
+    fn command(&self, command: &str, http_addr: &str) -> Command {
+        let mut process = Command::new(env!("CARGO_BIN_EXE_waviot-support-bot"));
+        process
             .arg(command)
             .env("HTTP_ADDR", http_addr)
             .env("TELOXIDE_TOKEN", FakeTelegram::TOKEN)
@@ -85,9 +101,8 @@ impl Rig {
             .env("BOT_CONFIG", self.config.path())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts")
+            .stderr(Stdio::null());
+        process
     }
 
     async fn outbox(&self) -> Outbox {
@@ -511,4 +526,87 @@ async fn the_bot_killed_with_updates_of_several_chats_in_hand_applies_each_once_
         answered_before,
         rig.tg.messages().len()
     );
+}
+
+#[tokio::test]
+async fn an_agent_reply_answered_200_just_before_a_sigkill_reaches_the_user_once() {
+    use crate::fake_omnidesk::WebhookEncoding;
+    use crate::fake_telegram::Failure;
+    use waviot_support_bot::storage::CaseRecord;
+
+    let rig = rig(2).await;
+    let store = Store::connect(&redis_url(), &rig.prefix, Duration::from_secs(60))
+        .await
+        .expect("redis");
+    let chat = 930_001;
+    store
+        .save_case(&CaseRecord {
+            case_id: 5000,
+            case_number: "664-500000".to_owned(),
+            request_id: "r-930001".to_owned(),
+            kind: "custom-development".to_owned(),
+            user_id: 930_001,
+            chat_id: chat,
+            lang: "ru".to_owned(),
+            sent_at_ms: waviot_support_bot::storage::outbox::now_ms(),
+            first_reply_ms: None,
+            status: None,
+        })
+        .await
+        .expect("case record");
+    // Telegram refuses the first sends, so the reply is most likely still waiting when
+    // the process dies (either way it must arrive once).
+    rig.tg.fail_next(
+        "sendMessage",
+        3,
+        Failure::BadRequest {
+            description: "Bad Request: temporarily refused".to_owned(),
+        },
+    );
+    let port = free_port();
+    let mut first = rig.bot_with_hooks(port);
+    let url = format!("http://127.0.0.1:{port}/omnidesk/{HOOK_SECRET}");
+    let body = serde_json::json!({
+        "message_id": 77_001, "case_id": 5000, "staff_id": 12,
+        "custom_user_id": "930001", "content": "Ответ перед падением", "note": 0
+    });
+    let start = Instant::now();
+    loop {
+        let status = FakeOmnidesk::post_webhook(&url, WebhookEncoding::Form, &body).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the bot serves the webhook"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&first, "KILL");
+    let _ = first.wait();
+    let mut second = rig.bot_with_hooks(free_port());
+    let relay = store.relay();
+    let start = Instant::now();
+    while relay.depth().await.expect("relay") > 0
+        || !rig
+            .tg
+            .messages_to(chat)
+            .iter()
+            .any(|m| m.text.contains("Ответ перед падением"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the reply arrives"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = second.kill();
+    let _ = second.wait();
+    let copies = rig
+        .tg
+        .messages_to(chat)
+        .iter()
+        .filter(|m| m.text.contains("Ответ перед падением"))
+        .count();
+    assert_eq!(copies, 1, "the reply reached the user exactly once");
 }

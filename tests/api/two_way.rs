@@ -296,3 +296,25 @@ async fn a_rule_webhook_re_reads_the_case_and_tells_the_user_it_was_closed() {
         "the case was read back from Omnidesk"
     );
 }
+
+#[tokio::test]
+async fn status_offers_a_reply_button_for_each_case_not_closed() {
+    let app = spawn_app().await;
+    let user = TestUser::ru(810_007);
+    case_for(&app, &user).await;
+    app.says(&user, "/status");
+    let listed = app.expect(&user, &app.tx("ru", "status-title")).await;
+    assert!(listed.text.contains(NUMBER));
+    let reply_data = format!("reply:{CASE_ID}:{NUMBER}");
+    assert!(
+        listed
+            .inline_buttons()
+            .iter()
+            .any(|(_, data)| *data == reply_data),
+        "{:?}",
+        listed.inline_buttons()
+    );
+    app.taps(&user, &listed, &app.tx("ru", "btn-reply"));
+    let prompt = app.expect(&user, "✍️").await;
+    assert!(prompt.text.contains(NUMBER));
+}
