@@ -265,6 +265,10 @@ impl Conversation {
                 format!("reply:{}:{}", reply.case_id, reply.case_number),
             ),
         ]]));
+        if !reply.notice {
+            // The agent answered when Omnidesk sent the reply, whether or not it gets through.
+            self.note_first_reply(reply).await;
+        }
         let mut sent = self
             .outbound
             .send_html(chat, text.clone(), Some(markup.clone()))
@@ -283,7 +287,6 @@ impl Conversation {
             }
             Ok(()) => {
                 self.metrics.relayed("reply");
-                self.note_first_reply(reply).await;
                 for a in &reply.attachments {
                     // Best effort: the link is in the message already.
                     let document = self
@@ -327,7 +330,7 @@ impl Conversation {
         }
     }
 
-    /// Records when the first agent reply of a case reached its user.
+    /// Records when the first agent reply of a case came (for the verdict in `/status`).
     async fn note_first_reply(&self, reply: &AgentReply) {
         match self.store.case(reply.case_id).await {
             Ok(Some(mut record)) if record.first_reply_ms.is_none() => {

@@ -26,6 +26,7 @@ use crate::omnidesk::DeskError;
 use crate::sender::Outbound;
 use crate::storage::outbox::{CaseRef, Claim, Entry, Outbox, millis, now_ms};
 use crate::storage::{CaseRecord, Store};
+use intake_core::case::Reaction;
 
 /// Fetches of one attachment that may fail before it is left out of the case.
 const MAX_FILE_TRIES: u32 = 3;
@@ -354,6 +355,14 @@ impl Worker {
                     sent_at_ms: out.request.submitted_at.timestamp_millis(),
                     first_reply_ms: None,
                     status: None,
+                    reaction_due_ms: match self
+                        .deliverer
+                        .sla()
+                        .reaction(out.request.urgency, out.request.submitted_at)
+                    {
+                        Reaction::Due { due, .. } => Some(due.timestamp_millis()),
+                        _ => None,
+                    },
                 };
                 self.outbox
                     .complete_with_case(entry.id(), token, &record)

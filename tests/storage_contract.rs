@@ -799,6 +799,7 @@ fn case_record(case_id: i64, user_id: u64, sent_at_ms: i64) -> CaseRecord {
         lang: "ru".to_owned(),
         sent_at_ms,
         first_reply_ms: None,
+        reaction_due_ms: None,
         status: None,
     }
 }

@@ -174,6 +174,9 @@ pub struct CaseRecord {
     /// The case's last known Omnidesk status.
     #[serde(default)]
     pub status: Option<String>,
+    /// The reaction deadline (Unix ms), when the urgency has one.
+    #[serde(default)]
+    pub reaction_due_ms: Option<i64>,
 }
 
 /// How long a case record is kept after it was last written.

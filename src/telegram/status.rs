@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use intake_core::msg::Msg;
 use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
 
+use intake_core::case::reply_timing;
+
 use crate::delivery::{Deliverer, short_token};
 use crate::i18n::Localizer;
 use crate::sender::Outbound;
@@ -103,14 +105,25 @@ impl StatusQuery {
                 .map(|t| t.with_timezone(&zone).format("%d.%m.%Y").to_string())
                 .unwrap_or_default();
             let kind = format!("kind-{}", request.kind);
+            let mut timing = None;
             let line = match outbox.delivered(&request.id).await? {
                 Some(number) => {
                     let state = self.state(&request.id).await;
+                    let case = cases.iter().find(|c| c.request_id == request.id);
                     if state.as_deref() != Some("closed")
-                        && let Some(case) = cases.iter().find(|c| c.request_id == request.id)
+                        && let Some(case) = case
                     {
                         open.push((case.case_id, case.case_number.clone()));
                     }
+                    timing = case.and_then(|c| {
+                        reply_timing(
+                            c.sent_at_ms,
+                            c.first_reply_ms,
+                            c.reaction_due_ms
+                                .and_then(chrono::DateTime::from_timestamp_millis)
+                                .map(|t| t.with_timezone(&zone)),
+                        )
+                    });
                     Msg::new("status-line")
                         .arg("number", number)
                         .arg_ref("kind", kind)
@@ -122,6 +135,7 @@ impl StatusQuery {
                     .arg("date", date),
             };
             lines.push(line);
+            lines.extend(timing);
         }
         Ok((lines, open))
     }

@@ -550,6 +550,7 @@ async fn an_agent_reply_answered_200_just_before_a_sigkill_reaches_the_user_once
             lang: "ru".to_owned(),
             sent_at_ms: waviot_support_bot::storage::outbox::now_ms(),
             first_reply_ms: None,
+            reaction_due_ms: None,
             status: None,
         })
         .await

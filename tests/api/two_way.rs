@@ -302,9 +302,24 @@ async fn status_offers_a_reply_button_for_each_case_not_closed() {
     let app = spawn_app().await;
     let user = TestUser::ru(810_007);
     case_for(&app, &user).await;
+    let body = reply(47_001, "Первый ответ", &user);
+    assert_eq!(
+        FakeOmnidesk::post_webhook(&hook_url(&app, ""), WebhookEncoding::Json, &body).await,
+        200
+    );
+    app.expect(&user, "Первый ответ").await;
     app.says(&user, "/status");
     let listed = app.expect(&user, &app.tx("ru", "status-title")).await;
     assert!(listed.text.contains(NUMBER));
+    // The request is of low urgency: no deadline, so the answer's timing has no verdict.
+    let timing = app.t(
+        "ru",
+        &intake_core::msg::Msg::new("status-replied")
+            .arg("hours", 0)
+            .arg("minutes", 0)
+            .arg_ref("verdict", "status-no-deadline"),
+    );
+    assert!(listed.text.contains(&timing), "{}", listed.text);
     let reply_data = format!("reply:{CASE_ID}:{NUMBER}");
     assert!(
         listed

@@ -237,6 +237,35 @@ impl Sla {
     }
 }
 
+/// How the first answer to a case went against its reaction deadline, for `/status`
+/// (times in Unix ms): "answered after 2 h 10 min — in time" once answered, "answer due by
+/// …" before; `None` when there is nothing to say (no deadline and no answer).
+pub fn reply_timing(
+    sent_at_ms: i64,
+    first_reply_ms: Option<i64>,
+    due: Option<DateTime<Tz>>,
+) -> Option<Msg> {
+    match (first_reply_ms, due) {
+        (Some(reply), due) => {
+            let minutes = (reply - sent_at_ms).max(0) / 60_000;
+            let msg = Msg::new("status-replied")
+                .arg("hours", minutes / 60)
+                .arg("minutes", minutes % 60);
+            Some(match due {
+                Some(due) if reply <= due.timestamp_millis() => {
+                    msg.arg_ref("verdict", "status-in-time")
+                }
+                Some(_) => msg.arg_ref("verdict", "status-late"),
+                None => msg.arg_ref("verdict", "status-no-deadline"),
+            })
+        }
+        (None, Some(due)) => Some(
+            Msg::new("status-reply-due").arg("deadline", due.format("%d.%m %H:%M").to_string()),
+        ),
+        (None, None) => None,
+    }
+}
+
 /// The confirmation a user gets once the case exists; files in `left_out` (file ids)
 /// are named as not received.
 pub fn registered_messages(
@@ -264,6 +293,38 @@ pub fn registered_messages(
 mod tests {
     use super::*;
     use crate::domain::FreeText;
+
+    #[test]
+    fn reply_timing_says_in_time_late_or_due() {
+        use chrono::TimeZone;
+        let due = chrono_tz::Europe::Moscow
+            .with_ymd_and_hms(2026, 11, 5, 13, 0, 0)
+            .single()
+            .expect("a time");
+        let sent = due.timestamp_millis() - 5 * 3_600_000;
+        let early = reply_timing(sent, Some(sent + 130 * 60_000), Some(due)).expect("a line");
+        assert_eq!(early.id, "status-replied");
+        let arg = |m: &Msg, name: &str| {
+            m.args
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(arg(&early, "hours"), Some(crate::msg::Arg::Num(2)));
+        assert_eq!(arg(&early, "minutes"), Some(crate::msg::Arg::Num(10)));
+        assert_eq!(
+            arg(&early, "verdict"),
+            Some(crate::msg::Arg::Ref("status-in-time".to_owned()))
+        );
+        let late = reply_timing(sent, Some(due.timestamp_millis() + 1), Some(due)).expect("a line");
+        assert_eq!(
+            arg(&late, "verdict"),
+            Some(crate::msg::Arg::Ref("status-late".to_owned()))
+        );
+        let waiting = reply_timing(sent, None, Some(due)).expect("a line");
+        assert_eq!(waiting.id, "status-reply-due");
+        assert_eq!(reply_timing(sent, None, None), None);
+    }
 
     fn request(description: &str) -> Request {
         Request {
