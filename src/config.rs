@@ -174,6 +174,10 @@ pub struct BotFile {
     /// Working schedule for reaction deadlines (zone, hours per weekday, break).
     #[serde(default)]
     pub schedule: intake_core::sla::WorkSchedule,
+    /// Seconds between polls of Omnidesk for agents' replies and status changes, for a
+    /// bot Omnidesk's webhooks cannot reach; 0 (the default) turns polling off.
+    #[serde(default)]
+    pub omnidesk_poll_secs: u32,
     /// Omnidesk mappings.
     #[serde(default)]
     pub omnidesk: OmnideskMapping,

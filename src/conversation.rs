@@ -31,9 +31,9 @@ use crate::delivery::Deliverer;
 use crate::i18n::Localizer;
 use crate::omnidesk::{DeskError, NewMessage};
 use crate::sender::Outbound;
-use crate::storage::Store;
 use crate::storage::outbox::{millis, now_ms};
-use crate::storage::relay::{AgentReply, FollowUp, Held, Job, Relay, RelayEntry};
+use crate::storage::relay::{AgentReply, Attachment, FollowUp, Held, Job, Relay, RelayEntry};
+use crate::storage::{CaseRecord, Store};
 use crate::worker::{WorkerConfig, backoff};
 
 /// Attempts after which a message that keeps failing is given up on (logged).
@@ -476,6 +476,205 @@ impl Conversation {
             }
             _ => self.retry(entry, error.to_string()),
         }
+    }
+}
+
+/// The relay entry carrying an agent's reply (`html`, Telegram HTML) to the case's chat,
+/// deduplicated by Omnidesk's message id whichever way it came (webhook or polling).
+pub fn agent_reply_entry(
+    record: &CaseRecord,
+    message_id: i64,
+    html: String,
+    attachments: Vec<Attachment>,
+) -> RelayEntry {
+    RelayEntry::new(
+        format!("om-{message_id}"),
+        format!("chat-{}", record.chat_id),
+        Job::User(AgentReply {
+            message_id,
+            case_id: record.case_id,
+            case_number: record.case_number.clone(),
+            chat_id: record.chat_id,
+            lang: record.lang.clone(),
+            html,
+            attachments,
+            received_at_ms: now_ms(),
+            notice: false,
+        }),
+    )
+}
+
+/// Records a case's status as read from Omnidesk; when it changed to closed or waiting,
+/// returns the notice to queue for the user (a relay entry).
+///
+/// # Errors
+///
+/// The store is unreachable.
+pub async fn status_read(
+    store: &Store,
+    i18n: &Localizer,
+    mut record: CaseRecord,
+    status: &str,
+) -> anyhow::Result<Option<RelayEntry>> {
+    let status = status.trim();
+    if status.is_empty() || record.status.as_deref() == Some(status) {
+        return Ok(None);
+    }
+    record.status = Some(status.to_owned());
+    store.save_case(&record).await?;
+    let notice = match status {
+        "closed" => "case-closed",
+        "waiting" => "case-waiting",
+        _ => return Ok(None),
+    };
+    let text = i18n.render(
+        &record.lang,
+        &Msg::new(notice).arg("number", record.case_number.clone()),
+    );
+    Ok(Some(RelayEntry::new(
+        format!("st-{}-{status}-{}", record.case_id, now_ms()),
+        format!("chat-{}", record.chat_id),
+        Job::User(AgentReply {
+            message_id: 0,
+            case_id: record.case_id,
+            case_number: record.case_number.clone(),
+            chat_id: record.chat_id,
+            lang: record.lang.clone(),
+            html: html_escape::encode_text(&text).into_owned(),
+            attachments: Vec::new(),
+            received_at_ms: now_ms(),
+            notice: true,
+        }),
+    )))
+}
+
+/// Message lookups per poll at most: the rest wait for the next poll.
+const FETCHES_PER_POLL: usize = 10;
+
+/// List pages read per poll at most.
+const PAGES_PER_POLL: u32 = 3;
+
+/// How far back the first poll looks.
+const FIRST_LOOK_BACK: Duration = Duration::from_secs(24 * 3600);
+
+/// Polls Omnidesk for agents' replies and status changes, for a bot its webhooks cannot
+/// reach (`omnidesk-poll-secs`). Each poll lists the cases changed since the last one
+/// (newest first, a few pages at most), and reads the latest messages only of changed
+/// cases this bot created (at most [`FETCHES_PER_POLL`]; the rest wait): never one call
+/// per case per poll. Replies go through the relay, deduplicated by message id, so
+/// several processes polling, or polling beside the webhook, relay each reply once.
+pub struct DeskPoller {
+    /// Storage (case records, the relay).
+    pub store: Store,
+    /// The help desk.
+    pub desk: Deliverer,
+    /// Texts of status notices.
+    pub i18n: Arc<Localizer>,
+    /// Wakes the relay worker.
+    pub relay: RelayHandle,
+    /// Time between polls.
+    pub every: Duration,
+}
+
+impl std::fmt::Debug for DeskPoller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeskPoller")
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeskPoller {
+    /// Polls every `every` until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut since =
+            chrono::Utc::now() - chrono::Duration::from_std(FIRST_LOOK_BACK).unwrap_or_default();
+        loop {
+            match self.poll(since).await {
+                Ok(next) => since = next,
+                Err(e) => tracing::warn!(error.message = %e, "polling Omnidesk failed; will retry"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(self.every) => {}
+            }
+        }
+    }
+
+    /// One poll of the cases changed since `since`; returns where the next one starts.
+    ///
+    /// # Errors
+    ///
+    /// Omnidesk or the store failed; the next poll starts from `since` again.
+    pub async fn poll(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+        let started = chrono::Utc::now();
+        let mut changed = Vec::new();
+        for page in 1..=PAGES_PER_POLL {
+            let cases = self.desk.updated_cases(page).await?;
+            let full = cases.len() >= 100;
+            let mut older_seen = false;
+            for case in cases {
+                match case.updated_at {
+                    Some(at) if at < since => older_seen = true,
+                    _ => changed.push(case),
+                }
+            }
+            if older_seen || !full {
+                break;
+            }
+        }
+        // Oldest change first, so that a poll cut short resumes where it stopped.
+        changed.sort_by_key(|c| c.updated_at);
+        let mut fetched = 0;
+        let mut next = started;
+        for case in changed {
+            let Some(record) = self.store.case(case.info.case_id).await? else {
+                continue;
+            };
+            if fetched >= FETCHES_PER_POLL {
+                next = case.updated_at.unwrap_or(started).min(started);
+                break;
+            }
+            fetched += 1;
+            let messages = self.desk.latest_messages(record.case_id).await?;
+            let oldest = now_ms() - millis(crate::storage::relay::SEEN_KEPT);
+            let mut replies: Vec<_> = messages
+                .into_iter()
+                .filter(|m| m.staff_id != 0 && !m.note)
+                // Omnidesk's times have whole seconds (and clocks differ): a minute's slack.
+                .filter(|m| {
+                    m.created_at.is_none_or(|t| {
+                        t.timestamp_millis() >= record.sent_at_ms.max(oldest) - 60_000
+                    })
+                })
+                .collect();
+            replies.sort_by_key(|m| m.message_id);
+            for m in replies {
+                let html = crate::omnidesk::channel::telegram_html(&m.content_html, &m.content);
+                if html.trim().is_empty() {
+                    continue;
+                }
+                if self
+                    .store
+                    .relay()
+                    .push(&agent_reply_entry(&record, m.message_id, html, Vec::new()))
+                    .await?
+                {
+                    self.relay.wake();
+                }
+            }
+            if let Some(status) = &case.info.status
+                && let Some(notice) = status_read(&self.store, &self.i18n, record, status).await?
+                && self.store.relay().push(&notice).await?
+            {
+                self.relay.wake();
+            }
+        }
+        // A change made while this poll ran is seen again by the next one.
+        Ok(next - chrono::Duration::seconds(5))
     }
 }
 

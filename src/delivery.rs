@@ -11,8 +11,8 @@ use intake_core::case::{self, BodyLine};
 
 use crate::i18n::Localizer;
 use crate::omnidesk::{
-    Attachment, CaseInfo, CaseMessage, CreatedCase, DeskError, NewCase, NewMessage, OmnideskClient,
-    OmnideskMapping,
+    Attachment, CaseInfo, CaseMessage, CreatedCase, DeskError, ListedCase, NewCase, NewMessage,
+    OmnideskClient, OmnideskMapping,
 };
 use crate::storage::outbox::Submission;
 
@@ -302,6 +302,23 @@ impl Deliverer {
         match &self.sink {
             CaseSink::Omnidesk(client) => client.latest_messages(case_id).await,
             CaseSink::DryRun(dry) => dry.latest_messages(case_id).await,
+        }
+    }
+
+    /// One page (1-based) of the cases that changed last, on the configured channel;
+    /// none in a dry run.
+    ///
+    /// # Errors
+    ///
+    /// The help desk failed.
+    pub async fn updated_cases(&self, page: u32) -> Result<Vec<ListedCase>, DeskError> {
+        match &self.sink {
+            CaseSink::Omnidesk(client) => {
+                client
+                    .updated_cases(self.mapping.channel.as_deref(), page)
+                    .await
+            }
+            CaseSink::DryRun(_) => Ok(Vec::new()),
         }
     }
 

@@ -18,15 +18,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
-use intake_core::msg::Msg;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::conversation::RelayHandle;
+use crate::conversation::{RelayHandle, agent_reply_entry, status_read};
 use crate::delivery::Deliverer;
 use crate::i18n::Localizer;
 use crate::omnidesk::channel;
-use crate::storage::outbox::now_ms;
-use crate::storage::relay::{AgentReply, Attachment, Job, RelayEntry};
+use crate::storage::relay::{Attachment, RelayEntry};
 use crate::storage::{CaseRecord, Store};
 
 /// What the endpoints need.
@@ -164,26 +162,17 @@ async fn message(
         tracing::info!("an empty reply; ignored");
         return OK;
     }
-    let reply = AgentReply {
-        message_id: message.message_id,
-        case_id: record.case_id,
-        case_number: record.case_number.clone(),
-        chat_id: record.chat_id,
-        lang: record.lang.clone(),
-        html,
-        attachments: message
-            .attachments
-            .into_iter()
-            .map(|(name, url)| Attachment { name, url })
-            .collect(),
-        received_at_ms: now_ms(),
-        notice: false,
-    };
+    let attachments = message
+        .attachments
+        .into_iter()
+        .map(|(name, url)| Attachment { name, url })
+        .collect();
     hooks
-        .push(RelayEntry::new(
-            format!("om-{}", message.message_id),
-            format!("chat-{}", record.chat_id),
-            Job::User(reply),
+        .push(agent_reply_entry(
+            &record,
+            message.message_id,
+            html,
+            attachments,
         ))
         .await
 }
@@ -204,7 +193,7 @@ async fn event(
             return (StatusCode::BAD_REQUEST, r#"{"error":"no case_id"}"#);
         }
     };
-    let mut record = match hooks.record(case_id).await {
+    let record = match hooks.record(case_id).await {
         Ok(r) => r,
         Err(answer) => return answer,
     };
@@ -219,45 +208,18 @@ async fn event(
             );
         }
     };
-    let Some(status) = case.status.filter(|s| !s.trim().is_empty()) else {
+    let Some(status) = case.status else {
         return OK;
     };
-    if record.status.as_deref() == Some(status.as_str()) {
-        return OK;
+    match status_read(&hooks.store, &hooks.i18n, record, &status).await {
+        Ok(Some(notice)) => hooks.push(notice).await,
+        Ok(None) => OK,
+        Err(e) => {
+            tracing::warn!(error.message = %e, "storage unavailable; Omnidesk will send again");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"error":"unavailable"}"#,
+            )
+        }
     }
-    record.status = Some(status.clone());
-    if let Err(e) = hooks.store.save_case(&record).await {
-        tracing::warn!(error.message = %e, "storage unavailable; Omnidesk will send again");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            r#"{"error":"unavailable"}"#,
-        );
-    }
-    let notice = match status.as_str() {
-        "closed" => "case-closed",
-        "waiting" => "case-waiting",
-        _ => return OK,
-    };
-    let text = hooks.i18n.render(
-        &record.lang,
-        &Msg::new(notice).arg("number", record.case_number.clone()),
-    );
-    let reply = AgentReply {
-        message_id: 0,
-        case_id,
-        case_number: record.case_number.clone(),
-        chat_id: record.chat_id,
-        lang: record.lang.clone(),
-        html: html_escape::encode_text(&text).into_owned(),
-        attachments: Vec::new(),
-        received_at_ms: now_ms(),
-        notice: true,
-    };
-    hooks
-        .push(RelayEntry::new(
-            format!("st-{case_id}-{status}-{}", now_ms()),
-            format!("chat-{}", record.chat_id),
-            Job::User(reply),
-        ))
-        .await
 }

@@ -224,6 +224,7 @@ impl DryRun {
                 content: v["content"].as_str().unwrap_or_default().to_owned(),
                 content_html: String::new(),
                 note: false,
+                created_at: None,
             })
             .collect();
         messages.reverse();

@@ -13,7 +13,7 @@ use teloxide::dispatching::ShutdownToken;
 use teloxide::prelude::*;
 
 use crate::config::Settings;
-use crate::conversation::{Conversation, RelayHandle};
+use crate::conversation::{Conversation, DeskPoller, RelayHandle};
 use crate::delivery::{CaseSink, Deliverer, FileSource, Sla};
 use crate::desk_hooks::DeskHooks;
 use crate::i18n::{LANGUAGES, Localizer};
@@ -228,6 +228,7 @@ pub struct Application {
     state: Arc<AppState>,
     worker: Worker,
     conversation: Conversation,
+    poller: Option<DeskPoller>,
     polling_timeout: Duration,
     http_addr: std::net::SocketAddr,
     server: crate::ops::Server,
@@ -322,12 +323,20 @@ impl Application {
             }
             None => None,
         };
+        let poller = (bot_cfg.omnidesk_poll_secs > 0).then(|| DeskPoller {
+            store: state.store.clone(),
+            desk: state.desk.clone(),
+            i18n: i18n.clone(),
+            relay: conversation.handle.clone(),
+            every: Duration::from_secs(u64::from(bot_cfg.omnidesk_poll_secs)),
+        });
         tracing::info!(%http_addr, "serving /healthz and /metrics");
         Ok(Self {
             bot,
             state,
             worker,
             conversation,
+            poller,
             polling_timeout: Duration::from_secs(u64::from(bot_cfg.polling_timeout_secs)),
             http_addr,
             server,
@@ -363,6 +372,9 @@ impl Application {
         let stop_worker = CancellationToken::new();
         let worker = tokio::spawn(self.worker.run(stop_worker.clone()));
         let conversation = tokio::spawn(self.conversation.run(stop_worker.clone()));
+        if let Some(poller) = self.poller {
+            tokio::spawn(poller.run(stop.clone()));
+        }
         let stopper = stop.clone();
         tokio::spawn(async move {
             shutdown.await;

@@ -94,6 +94,15 @@ pub struct CaseInfo {
     pub user_id: Option<i64>,
 }
 
+/// A case in a list, with when it last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedCase {
+    /// The case.
+    pub info: CaseInfo,
+    /// When it last changed, when the list said.
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A message to add to a case, authored by its customer.
 #[derive(Debug, Default)]
 pub struct NewMessage {
@@ -120,6 +129,8 @@ pub struct CaseMessage {
     pub content_html: String,
     /// An internal note.
     pub note: bool,
+    /// When it was written, when the answer said.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Why the help desk (Omnidesk, or the dry-run folder) failed a create or a lookup.
@@ -328,6 +339,45 @@ impl OmnideskClient {
         let mut messages = wire::messages_in_list(&body);
         messages.sort_by_key(|m| std::cmp::Reverse(m.message_id));
         Ok(messages)
+    }
+
+    /// One page (1-based, 100 cases) of the cases that changed last, newest change first,
+    /// on `channel` when given.
+    ///
+    /// # Errors
+    ///
+    /// See [`DeskError`].
+    #[tracing::instrument(skip_all, fields(page), err(Display))]
+    pub async fn updated_cases(
+        &self,
+        channel: Option<&str>,
+        page: u32,
+    ) -> Result<Vec<ListedCase>, DeskError> {
+        let mut url = self.url("/api/cases.json");
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("sort", "updated_at_desc")
+                .append_pair("show_active_chats", "true")
+                .append_pair("limit", "100")
+                .append_pair("page", &page.to_string());
+            if let Some(channel) = channel {
+                query.append_pair("channel", channel);
+            }
+        }
+        let body = self.call(self.http.get(url)).await.map_err(read_only)?;
+        let body: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| DeskError::Unavailable(format!("unexpected answer: {e}")))?;
+        Ok(wire::cases_in_list(&body)
+            .into_iter()
+            .map(|(_, case)| {
+                let updated_at = case.updated_at.as_deref().and_then(wire::desk_time);
+                ListedCase {
+                    info: case.into_info(),
+                    updated_at,
+                }
+            })
+            .collect())
     }
 
     /// Adds a customer's message to a case: JSON without attachments, multipart with them.

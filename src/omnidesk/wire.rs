@@ -22,6 +22,18 @@ pub(super) struct CaseBody {
     /// The customer's user id, when given.
     #[serde(default, deserialize_with = "opt_int_or_string")]
     pub user_id: Option<i64>,
+    /// When it last changed (`Mon, 06 May 2014 00:15:17 +0300`), when given.
+    #[serde(default, deserialize_with = "opt_string_or_int")]
+    pub updated_at: Option<String>,
+}
+
+/// A time as Omnidesk writes it: RFC 2822 (`Mon, 06 May 2014 00:15:17 +0300`), or RFC 3339.
+pub(super) fn desk_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = text.trim();
+    chrono::DateTime::parse_from_rfc2822(text)
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(text))
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 impl CaseBody {
@@ -70,6 +82,7 @@ pub(super) fn messages_in_list(body: &serde_json::Value) -> Vec<super::CaseMessa
                 note: m
                     .get("note")
                     .is_some_and(|n| n.as_bool().unwrap_or(false) || n.as_i64().unwrap_or(0) != 0),
+                created_at: m.get("created_at").and_then(|t| desk_time(t.as_str()?)),
             })
         })
         .collect()
@@ -165,6 +178,14 @@ mod tests {
         assert_eq!(cases.len(), 2);
         assert!(cases.iter().any(|(s, c)| s == "B [TG-2]" && c.case_id == 8));
         assert!(cases_in_list(&serde_json::json!({"total_count": 0})).is_empty());
+    }
+
+    #[test]
+    fn desk_times_are_read_in_both_formats() {
+        let t = desk_time("Mon, 15 May 2023 09:28:43 +0300").expect("rfc 2822");
+        assert_eq!(t.to_rfc3339(), "2023-05-15T06:28:43+00:00");
+        assert!(desk_time("2023-05-15T06:28:43Z").is_some());
+        assert!(desk_time("-").is_none());
     }
 
     #[test]

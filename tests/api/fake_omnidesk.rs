@@ -169,6 +169,8 @@ pub struct ReceivedMessage {
     pub was_chunked: bool,
     /// True when the connection was dropped instead of answering.
     pub response_dropped: bool,
+    /// When it was added (RFC 2822, Moscow time, as Omnidesk writes it).
+    pub created_at: String,
 }
 
 /// One HTTP request the fake received.
@@ -385,6 +387,40 @@ impl FakeOmnidesk {
         };
         self.shared.changed();
         found
+    }
+
+    /// An agent answers a case in the agent interface (no webhook is sent): the message is
+    /// listed with the case's messages and the case's `updated_at` moves. Returns its id.
+    pub fn agent_answers(&self, case_id: u64, text: &str) -> u64 {
+        let id = {
+            let mut inner = self.shared.lock();
+            let message_id = inner.next_message_id;
+            inner.next_message_id += 1;
+            let now = rfc2822_now();
+            let mut fields = BTreeMap::new();
+            fields.insert("staff_id".to_owned(), json!(7235));
+            fields.insert("content".to_owned(), json!(text));
+            inner.messages.push(ReceivedMessage {
+                case_id,
+                message_id,
+                fields,
+                attachments: Vec::new(),
+                content_length_header: None,
+                was_chunked: false,
+                response_dropped: false,
+                created_at: now.clone(),
+            });
+            if let Some(case) = inner
+                .cases
+                .iter_mut()
+                .find(|c| c.received.case_id == case_id)
+            {
+                case.json["updated_at"] = json!(now);
+            }
+            message_id
+        };
+        self.shared.changed();
+        id
     }
 
     /// Messages added to cases through the API, in order.
@@ -707,6 +743,7 @@ async fn handle(
                                 "content": m.fields.get("content").cloned().unwrap_or(json!("")),
                                 "content_html": "",
                                 "note": false,
+                                "created_at": m.created_at,
                             }})
                         })
                         .collect();
@@ -1262,6 +1299,7 @@ async fn post_message(shared: &Arc<Shared>, index: usize, case_ref: &str, req: R
             content_length_header: parsed.content_length_header,
             was_chunked: parsed.was_chunked,
             response_dropped: drop_connection,
+            created_at: rfc2822_now(),
         });
         json
     };
@@ -1413,6 +1451,7 @@ fn list_cases(shared: &Shared, query: &str) -> Response {
         .unwrap_or(1)
         .max(1);
     let ascending = param("sort").is_some_and(|s| s.ends_with("_asc"));
+    let by_update = param("sort").is_some_and(|s| s.starts_with("updated_at"));
     let inner = shared.lock();
     let mut matching: Vec<&Value> = inner
         .cases
@@ -1435,6 +1474,15 @@ fn list_cases(shared: &Shared, query: &str) -> Response {
         })
         .map(|c| &c.json)
         .collect();
+    if by_update {
+        // Stable: cases changed in the same second keep their creation order.
+        matching.sort_by_key(|c| {
+            c["updated_at"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc2822(t).ok())
+                .map(|t| t.timestamp())
+        });
+    }
     if !ascending {
         matching.reverse();
     }

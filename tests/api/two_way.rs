@@ -333,3 +333,64 @@ async fn status_offers_a_reply_button_for_each_case_not_closed() {
     let prompt = app.expect(&user, "✍️").await;
     assert!(prompt.text.contains(NUMBER));
 }
+
+/// `GET /api/cases.json?sort=updated_at_desc…` calls so far (the poller's list calls).
+fn list_calls(app: &TestApp) -> usize {
+    app.od
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.uri.contains("sort=updated_at_desc"))
+        .count()
+}
+
+#[tokio::test]
+async fn polling_mode_relays_replies_and_a_closed_status_without_any_webhook() {
+    let app = crate::helpers::spawn_app_configured(|s| {
+        s.omnidesk.webhook_secret = None;
+        s.bot.omnidesk_poll_secs = 1;
+    })
+    .await;
+    assert!(
+        app.webhook_addr.is_none(),
+        "no listener without a public address"
+    );
+    let user = TestUser::ru(810_008);
+    case_for(&app, &user).await;
+    app.od.agent_answers(CASE_ID, "Ответ без вебхука");
+    let relayed_reply = app.expect(&user, "Ответ без вебхука").await;
+    assert!(
+        relayed_reply
+            .button_data(&app.tx("ru", "btn-reply"))
+            .is_some()
+    );
+    assert!(app.od.set_case_status(CASE_ID, "closed"));
+    let told = app.t(
+        "ru",
+        &intake_core::msg::Msg::new("case-closed").arg("number", NUMBER),
+    );
+    app.expect(&user, &told).await;
+    // Two more polls see the same case and messages again: nothing is relayed twice.
+    let seen = list_calls(&app);
+    assert!(
+        app.od
+            .wait_until(|_| list_calls(&app) >= seen + 2, WAIT)
+            .await,
+        "the bot keeps polling"
+    );
+    app.drain_outbox().await;
+    assert_eq!(relay_depth(&app).await, 0);
+    assert_eq!(relayed(&app, &user, "Ответ без вебхука").len(), 1);
+    assert_eq!(relayed(&app, &user, &told).len(), 1);
+    // Within the budget: per poll one list call and message reads only of changed cases.
+    let reads = app
+        .od
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.uri.contains("/messages.json"))
+        .count();
+    assert!(
+        reads <= list_calls(&app),
+        "{reads} message reads for {} polls",
+        list_calls(&app)
+    );
+}
