@@ -2,6 +2,10 @@
 //! terminal. Buttons are numbered; `/attach PATH` sends a file, `/contact PHONE` shares a
 //! phone number, `/location LAT LON` a location. It reads a pipe as well as a terminal, so
 //! a conversation can be scripted. Without Omnidesk settings, cases go to a dry-run folder.
+//!
+//! After a request is sent, `/agent TEXT` plays an agent's reply to the last case, with
+//! its "Reply" button; what is typed after pressing it goes to the case (in the dry run,
+//! beside the case file: `DRY-000001.messages.jsonl`).
 
 use std::io::Write;
 use std::path::Path;
@@ -177,6 +181,7 @@ pub async fn run(
         ..Profile::default()
     };
     let mut buttons: Vec<String> = Vec::new();
+    let mut cases = Conversation::default();
     let mut raw = Vec::new();
     let mut pending = Some("/start".to_owned());
     loop {
@@ -198,13 +203,34 @@ pub async fn run(
         if line == "/quit" || line == "/exit" {
             break;
         }
-        let input = match parse_line(line, &buttons) {
+        if let Some(text) = line.strip_prefix("/agent") {
+            let lang = profile.lang.clone().unwrap_or_else(|| lang.to_owned());
+            if let Some(data) = cases.agent_reply(setup, &lang, text.trim(), out)? {
+                buttons = vec![data];
+            }
+            continue;
+        }
+        let mut input = match parse_line(line, &buttons) {
             Ok(input) => input,
             Err(m) => {
                 writeln!(out, "{}", setup.i18n.render(lang, &m))?;
                 continue;
             }
         };
+        match &input {
+            Input::Button(data) => cases.replying = reply_target(data),
+            Input::Command(_) | Input::StartPayload(_) => cases.replying = None,
+            _ => {
+                if let Some((case_id, case_number)) = cases.replying.clone() {
+                    input = Input::FollowUp {
+                        case_id,
+                        case_number,
+                        caption: None,
+                        inner: Box::new(input),
+                    };
+                }
+            }
+        }
         let new_id = uuid::Uuid::new_v4().simple().to_string();
         let ctx = dialogue::Ctx {
             catalog: &setup.catalog,
@@ -218,7 +244,7 @@ pub async fn run(
         session = tr.session;
         profile = tr.profile;
         let lang = profile.lang.clone().unwrap_or_else(|| lang.to_owned());
-        let next_buttons = perform(setup, &lang, tr.effects, out).await?;
+        let next_buttons = perform(setup, &lang, tr.effects, &mut cases, out).await?;
         if !next_buttons.is_empty() {
             buttons = next_buttons;
         }
@@ -227,12 +253,102 @@ pub async fn run(
     Ok(())
 }
 
-/// Prints the effects of a step (numbering the buttons) and delivers a sent request;
-/// returns the numbered buttons' data.
+/// The case `reply:<id>:<number>` button data names.
+fn reply_target(data: &str) -> Option<(i64, String)> {
+    let (id, number) = data.strip_prefix("reply:")?.split_once(':')?;
+    Some((id.parse().ok()?, number.to_owned()))
+}
+
+/// The conversation about the cases sent from the terminal.
+#[derive(Debug, Default)]
+struct Conversation {
+    /// The last case created (id, number).
+    last_case: Option<(i64, String)>,
+    /// The case lines go to after its "Reply" was pressed.
+    replying: Option<(i64, String)>,
+}
+
+impl Conversation {
+    /// Prints an agent's reply to the last case as the bot relays it; returns its
+    /// button's data.
+    fn agent_reply(
+        &self,
+        setup: &ChatSetup,
+        lang: &str,
+        text: &str,
+        out: &mut impl Write,
+    ) -> anyhow::Result<Option<String>> {
+        let Some((case_id, number)) = &self.last_case else {
+            writeln!(out, "{}", setup.i18n.text(lang, "chat-agent-no-case"))?;
+            return Ok(None);
+        };
+        if text.is_empty() {
+            writeln!(out, "{}", setup.i18n.text(lang, "chat-agent-usage"))?;
+            return Ok(None);
+        }
+        let header = Msg::new("agent-reply-header").arg("number", number.clone());
+        writeln!(out, "\n{}\n{text}", setup.i18n.render(lang, &header))?;
+        writeln!(out, "  [1] {}", setup.i18n.text(lang, "btn-reply"))?;
+        Ok(Some(format!("reply:{case_id}:{number}")))
+    }
+}
+
+/// Adds a follow-up to its case right away and prints how it went.
+async fn follow_up(
+    setup: &ChatSetup,
+    lang: &str,
+    follow: &intake_core::dialogue::FollowUp,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let attachments = match setup.deliverer.open_files(&follow.files).await {
+        Ok(a) => a,
+        Err(e) => {
+            let missing = Msg::new("registered-file-missing").arg("name", e.name.clone());
+            writeln!(out, "{}", setup.i18n.render(lang, &missing))?;
+            Vec::new()
+        }
+    };
+    let content = if follow.text.is_empty() {
+        follow
+            .files
+            .iter()
+            .map(|f| format!("📎 {}", f.name))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        follow.text.clone()
+    };
+    let message = crate::omnidesk::NewMessage {
+        user_id: None,
+        user_custom_id: None,
+        content,
+        attachments,
+    };
+    let number = follow.case_number.clone();
+    match setup.deliverer.add_message(follow.case_id, message).await {
+        Ok(_) => {
+            let added = Msg::new("follow-up-added").arg("number", number.clone());
+            writeln!(out, "\n{}", setup.i18n.render(lang, &added))?;
+            if setup.deliverer.is_dry_run() {
+                let saved = Msg::new("chat-follow-up-saved").arg("number", number);
+                writeln!(out, "{}", setup.i18n.render(lang, &saved))?;
+            }
+        }
+        Err(e) => {
+            let failed = Msg::new("follow-up-failed").arg("number", number);
+            writeln!(out, "{}: {e}", setup.i18n.render(lang, &failed))?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints the effects of a step (numbering the buttons), delivers a sent request and adds
+/// a follow-up; returns the numbered buttons' data.
 async fn perform(
     setup: &ChatSetup,
     lang: &str,
     effects: Vec<Effect>,
+    cases: &mut Conversation,
     out: &mut impl Write,
 ) -> anyhow::Result<Vec<String>> {
     let mut buttons = Vec::new();
@@ -269,20 +385,25 @@ async fn perform(
             Effect::Toast(m) => writeln!(out, "  ({})", setup.i18n.render(lang, &m))?,
             Effect::ClearOriginKeyboard | Effect::Forget => {}
             Effect::ShowRequests => writeln!(out, "{}", setup.i18n.text(lang, "status-chat"))?,
-            Effect::Submit(request) => submit(setup, lang, *request, out).await?,
-            Effect::FollowUp(_) => {}
+            Effect::Submit(request) => {
+                if let Some(case) = submit(setup, lang, *request, out).await? {
+                    cases.last_case = Some((case.case_id, case.case_number));
+                }
+            }
+            Effect::FollowUp(follow) => follow_up(setup, lang, &follow, out).await?,
         }
     }
     Ok(buttons)
 }
 
-/// Creates the case of a sent request right away and prints the confirmation.
+/// Creates the case of a sent request right away and prints the confirmation; returns
+/// the case.
 async fn submit(
     setup: &ChatSetup,
     lang: &str,
     request: intake_core::dialogue::Request,
     out: &mut impl Write,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<crate::omnidesk::CreatedCase>> {
     writeln!(out, "\n{}", setup.i18n.text(lang, "sending"))?;
     let submission = Submission {
         request,
@@ -305,11 +426,15 @@ async fn submit(
                 writeln!(out, "{}", setup.i18n.render(lang, &m))?;
             }
             if setup.deliverer.is_dry_run() {
-                let saved = Msg::new("chat-dry-run-saved").arg("number", case.case_number);
+                let saved = Msg::new("chat-dry-run-saved").arg("number", case.case_number.clone());
                 writeln!(out, "{}", setup.i18n.render(lang, &saved))?;
+                writeln!(out, "{}", setup.i18n.text(lang, "chat-agent-hint"))?;
             }
+            Ok(Some(case))
         }
-        Err(e) => writeln!(out, "{}: {e}", setup.i18n.text(lang, "delivery-rejected"))?,
+        Err(e) => {
+            writeln!(out, "{}: {e}", setup.i18n.text(lang, "delivery-rejected"))?;
+            Ok(None)
+        }
     }
-    Ok(())
 }

@@ -136,3 +136,51 @@ fn a_line_that_is_not_utf8_is_answered_and_the_session_goes_on() {
         "the session went on to /help: {stdout}"
     );
 }
+
+#[test]
+fn the_whole_loop_in_the_terminal_an_agent_reply_and_a_follow_up_beside_the_dry_run_case() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[9u8; 500][..]].concat();
+    let shot = dir.join("leds.png");
+    std::fs::write(&shot, &png).expect("png written");
+    // The sticker flow above up to Send; then `/agent` before any case is refused, after
+    // it the reply shows with its button (1); a text and a screenshot go to the case.
+    let script = format!(
+        "/agent too early\n/start m-7A48AC\n1\n0123-4567-8901\nhttps://lk.waviot.ru/?id=5\n\
+         Модем не выходит на связь третьи сутки\n2\n1\nme@example.ru\nООО Тест\ntest\n2\n1\n\
+         /agent Перезагрузите модем, пожалуйста.\n1\nМодем перезагружен, не помогло\n/attach {}\n",
+        shot.display()
+    );
+    let output = run_chat(dir, &[], script.as_bytes());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("Сначала отправьте обращение"), "{stdout}");
+    assert!(
+        stdout.contains("💬 Ответ по обращению № DRY-000001:\nПерезагрузите модем, пожалуйста."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✍️ Напишите дополнение к обращению № DRY-000001"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .matches("📎 Добавлено к обращению № DRY-000001.")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(dir.join("dry-run/DRY-000001.messages.jsonl"))
+            .expect("follow-ups beside the case")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["content"], "Модем перезагружен, не помогло");
+    assert_eq!(lines[1]["content"], "📎 leds.png");
+    let file = lines[1]["attachments"][0].as_str().expect("a file name");
+    let copied = std::fs::read(dir.join("dry-run/DRY-000001").join(file)).expect("copied");
+    assert_eq!(copied, png);
+}

@@ -201,3 +201,7 @@ status-in-time = in time
 status-late = late
 status-no-deadline = time agreed with the specialist
 status-reply-due = { "   " }answer expected by { $deadline }
+chat-agent-hint = Try an agent's reply: /agent TEXT, then answer it with the "Reply" button.
+chat-agent-no-case = Send a request first: /agent replies to the last one.
+chat-agent-usage = Write the reply's text: /agent Please restart the modem.
+chat-follow-up-saved = Dry run: the message was written beside request { $number } (file { $number }.messages.jsonl).

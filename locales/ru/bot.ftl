@@ -202,3 +202,7 @@ status-in-time = в срок
 status-late = с опозданием
 status-no-deadline = срок согласуется со специалистом
 status-reply-due = { "   " }ответ ожидается до { $deadline }
+chat-agent-hint = Попробуйте ответ специалиста: /agent ТЕКСТ — и ответьте на него кнопкой «Ответить».
+chat-agent-no-case = Сначала отправьте обращение: /agent отвечает на последнее из них.
+chat-agent-usage = Напишите текст ответа: /agent Перезагрузите модем, пожалуйста.
+chat-follow-up-saved = Пробный режим: сообщение записано рядом с обращением { $number } (файл { $number }.messages.jsonl).
