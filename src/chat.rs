@@ -239,6 +239,7 @@ pub async fn run(
             now: Utc::now(),
             new_id: &new_id,
             send_blocked_for: None,
+            open_case: None,
         };
         let tr = dialogue::step(&ctx, session, profile, input);
         session = tr.session;

@@ -205,3 +205,6 @@ chat-agent-hint = Try an agent's reply: /agent TEXT, then answer it with the "Re
 chat-agent-no-case = Send a request first: /agent replies to the last one.
 chat-agent-usage = Write the reply's text: /agent Please restart the modem.
 chat-follow-up-saved = Dry run: the message was written beside request { $number } (file { $number }.messages.jsonl).
+follow-up-offer = Add this message to request No. { $number }?
+btn-offer-yes = ✅ Yes, add it
+btn-offer-no = No, something else

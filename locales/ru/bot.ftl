@@ -206,3 +206,6 @@ chat-agent-hint = Попробуйте ответ специалиста: /agent
 chat-agent-no-case = Сначала отправьте обращение: /agent отвечает на последнее из них.
 chat-agent-usage = Напишите текст ответа: /agent Перезагрузите модем, пожалуйста.
 chat-follow-up-saved = Пробный режим: сообщение записано рядом с обращением { $number } (файл { $number }.messages.jsonl).
+follow-up-offer = Добавить это сообщение к обращению № { $number }?
+btn-offer-yes = ✅ Да, добавить
+btn-offer-no = Нет, другое

@@ -348,6 +348,29 @@ async fn follow_up_target(
         .max_by_key(|c| c.case_number.len())
 }
 
+/// The user's one case not known to be closed among those sent within [`MINE_KEPT`], when
+/// they have exactly one.
+///
+/// [`MINE_KEPT`]: crate::storage::MINE_KEPT
+async fn sole_open_case(state: &AppState, user_id: u64) -> Option<(i64, String)> {
+    let since = crate::storage::outbox::now_ms()
+        - crate::storage::outbox::millis(crate::storage::MINE_KEPT);
+    let cases = match state.store.cases_of(user_id).await {
+        Ok(cases) => cases,
+        Err(e) => {
+            tracing::warn!(error.message = %e, "could not read the user's cases");
+            return None;
+        }
+    };
+    let mut open = cases
+        .into_iter()
+        .filter(|c| c.sent_at_ms > since && c.status.as_deref() != Some("closed"));
+    match (open.next(), open.next()) {
+        (Some(only), None) => Some((only.case_id, only.case_number)),
+        _ => None,
+    }
+}
+
 /// Whether `text` names case `number` as a whole word (`664-1` is not in `664-12`).
 fn names_number(text: &str, number: &str) -> bool {
     let part = |c: char| c.is_alphanumeric() || c == '-';
@@ -464,6 +487,14 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
         .filter_map(|ms| chrono::DateTime::from_timestamp_millis(*ms))
         .collect();
     let (per_hour, per_day) = state.sends_allowed;
+    // Only a message with no draft in progress can be offered to an open case.
+    let open_case = match (&session, &input) {
+        (
+            Session::Idle | Session::Offering(_),
+            Input::Text(_) | Input::Photo(_) | Input::Document(_),
+        ) => sole_open_case(state, user_id).await,
+        _ => None,
+    };
     let ctx = dialogue::Ctx {
         catalog: &state.catalog,
         hosts: &state.hosts,
@@ -471,6 +502,7 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
         now,
         new_id: &new_id,
         send_blocked_for: dialogue::send_blocked_for(&sent, now, per_hour, per_day),
+        open_case: open_case.as_ref().map(|(id, n)| (*id, n.as_str())),
     };
     let t = dialogue::step(&ctx, session, read.profile, input);
     tracing::Span::current().record("step", step_label(&t.session).as_str());
@@ -491,11 +523,11 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
     for effect in &t.effects {
         if let Effect::FollowUp(follow) = effect {
             let entry = RelayEntry::new(
-                format!(
-                    "tg-{}-{}",
-                    chat.0,
-                    inc.message.map_or(update_id, |m| i64::from(m.0))
-                ),
+                // A message by its id; a pressed "add it" by its update's id.
+                match inc.message {
+                    Some(m) => format!("tg-{}-{}", chat.0, m.0),
+                    None => format!("tgu-{}-{update_id}", chat.0),
+                },
                 format!("case-{}", follow.case_id),
                 Job::Case(FollowUp {
                     case_id: follow.case_id,
@@ -639,6 +671,7 @@ async fn perform(state: &AppState, inc: &Incoming<'_>, stepped: Stepped) -> Opti
 fn step_label(session: &Session) -> String {
     match session {
         Session::Idle => "idle".to_owned(),
+        Session::Offering(_) => "offering".to_owned(),
         Session::Drafting(d) => match &d.phase {
             dialogue::Phase::Asking { index, .. } | dialogue::Phase::ConfirmHost { index, .. } => {
                 format!(

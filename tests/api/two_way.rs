@@ -394,3 +394,42 @@ async fn polling_mode_relays_replies_and_a_closed_status_without_any_webhook() {
         list_calls(&app)
     );
 }
+
+#[tokio::test]
+async fn with_one_open_case_a_plain_message_is_offered_to_it_and_added_on_yes() {
+    let app = spawn_app().await;
+    let user = TestUser::ru(810_009);
+    case_for(&app, &user).await;
+    app.says(&user, "Модем опять не отвечает");
+    let offer_text = app.t(
+        "ru",
+        &intake_core::msg::Msg::new("follow-up-offer").arg("number", NUMBER),
+    );
+    let offer = app.expect(&user, &offer_text).await;
+    assert!(app.od.messages().is_empty(), "nothing goes before the user says so");
+    app.taps(&user, &offer, &app.tx("ru", "btn-offer-yes"));
+    let added = app.t(
+        "ru",
+        &intake_core::msg::Msg::new("follow-up-added").arg("number", NUMBER),
+    );
+    app.expect(&user, &added).await;
+    let messages = app.od.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].fields.get("content").and_then(|v| v.as_str()),
+        Some("Модем опять не отвечает"),
+        "typed once, added as typed"
+    );
+    // Once the case is closed (known from a status event), a message gets the menu.
+    assert!(app.od.set_case_status(CASE_ID, "closed"));
+    let status = reqwest::Client::new()
+        .post(hook_url(&app, "/event"))
+        .json(&json!({ "case_id": CASE_ID }))
+        .send()
+        .await
+        .expect("the bot answers")
+        .status();
+    assert_eq!(status, 200);
+    app.says(&user, "Другой вопрос");
+    app.expect(&user, &app.tx("ru", "idle-hint")).await;
+}

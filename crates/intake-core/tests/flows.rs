@@ -35,6 +35,7 @@ struct Chat {
     profile: Profile,
     counter: u32,
     send_blocked_for: Option<chrono::Duration>,
+    open_case: Option<(i64, String)>,
 }
 
 impl Chat {
@@ -46,6 +47,7 @@ impl Chat {
             profile: Profile::default(),
             counter: 0,
             send_blocked_for: None,
+            open_case: None,
         }
     }
 
@@ -62,6 +64,7 @@ impl Chat {
                 .expect("valid time"),
             new_id: &id,
             send_blocked_for: self.send_blocked_for,
+            open_case: self.open_case.as_ref().map(|(id, n)| (*id, n.as_str())),
         };
         let t = dialogue::step(&ctx, self.session.clone(), self.profile.clone(), input);
         self.session = t.session;
@@ -800,7 +803,7 @@ proptest! {
         for input in inputs {
             let before = match &chat.session {
                 Session::Drafting(d) => Some((d.id.clone(), d.answers.keys().cloned().collect::<Vec<_>>())),
-                Session::Idle => None,
+                Session::Idle | Session::Offering(_) => None,
             };
             let discards = matches!(&input, Input::Button(b) if ["cancel-yes", "restart", "send"].contains(&b.as_str())
                 || b.starts_with("skip") || b.starts_with("clear") || b.starts_with("o:"));
@@ -915,4 +918,58 @@ fn a_follow_up_that_cannot_go_to_the_case_is_explained_and_asked_again() {
         assert!(matches!(&reply.parts[0], Part::Msg(m) if m.id == expected));
         assert_eq!(reply.keyboard, Keyboard::ForceReply);
     }
+}
+
+#[test]
+fn with_one_open_case_a_message_without_a_draft_is_offered_to_it_and_goes_on_yes() {
+    let mut chat = Chat::new();
+    chat.open_case = Some((2000, "664-245651".to_owned()));
+    let effects = chat.text("Модем снова не на связи");
+    let Some(Effect::Say(offer)) = effects.first() else {
+        panic!("an offer: {effects:?}");
+    };
+    assert!(matches!(&offer.parts[0], Part::Msg(m) if m.id == "follow-up-offer"));
+    assert!(
+        follow_ups(&effects).is_empty(),
+        "nothing is sent before the user says so"
+    );
+    assert!(matches!(chat.session, Session::Offering(_)));
+    let effects = chat.press("offer:yes");
+    let sent = follow_ups(&effects);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].text, "Модем снова не на связи",
+        "typed once, sent as typed"
+    );
+    assert_eq!(chat.session, Session::Idle);
+}
+
+#[test]
+fn an_offer_declined_or_ignored_sends_nothing_and_commands_work_as_usual() {
+    let mut chat = Chat::new();
+    chat.open_case = Some((2000, "664-245651".to_owned()));
+    chat.text("Новый вопрос");
+    let effects = chat.press("offer:no");
+    assert!(follow_ups(&effects).is_empty());
+    assert_eq!(chat.session, Session::Idle);
+    chat.text("Ещё вопрос");
+    let effects = chat.send(Input::Command(dialogue::Command::New));
+    assert!(follow_ups(&effects).is_empty());
+    assert_eq!(
+        chat.session,
+        Session::Idle,
+        "the offer lapsed; /new shows the menu"
+    );
+    // A draft in progress is never interrupted by an offer.
+    let kind = chat
+        .catalog
+        .kinds()
+        .next()
+        .map(|k| k.id.clone())
+        .expect("a kind");
+    chat.press(&format!("k:{kind}"));
+    let effects = chat.text("Описание проблемы");
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Say(r) if matches!(&r.parts[0], Part::Msg(m) if m.id == "follow-up-offer")))
+    );
 }

@@ -12,7 +12,7 @@ use crate::msg::Msg;
 use super::effect::{Button, Effect, FollowUp, Keyboard, Part, Reply, ReplyRequest, Request};
 use super::input::{Command, FileInput, Input};
 use super::state::{
-    Answer, Draft, FileKind, FileRef, GeoPoint, Phase, PlannedStep, Profile, Session,
+    Answer, Draft, FileKind, FileRef, GeoPoint, Offer, Phase, PlannedStep, Profile, Session,
 };
 
 /// Limits on attachments, told to the user before they bite.
@@ -52,6 +52,10 @@ pub struct Ctx<'a> {
     /// When the user has used up their requests for now: how long until they may send
     /// again (Send keeps the draft and says so).
     pub send_blocked_for: Option<chrono::Duration>,
+    /// The user's one open case (id, number), when they have exactly one: a message sent
+    /// with no draft in progress is offered to it. The adapter looks it up only for a text,
+    /// photo or file with no draft in progress.
+    pub open_case: Option<(i64, &'a str)>,
 }
 
 /// The result of a step.
@@ -169,6 +173,29 @@ impl Machine<'_, '_> {
     }
 
     fn handle(&mut self, session: Session, input: Input) -> Session {
+        let session = match session {
+            Session::Offering(offer) => match &input {
+                Input::Button(data) if data == "offer:yes" => {
+                    self.effects.push(Effect::ClearOriginKeyboard);
+                    let Offer {
+                        case_id,
+                        case_number,
+                        caption,
+                        input,
+                    } = *offer;
+                    self.follow_up(case_id, case_number, caption, input);
+                    return Session::Idle;
+                }
+                Input::Button(data) if data == "offer:no" => {
+                    self.effects.push(Effect::ClearOriginKeyboard);
+                    self.say(vec![Part::Msg(msg("idle-hint"))], self.menu_keyboard());
+                    return Session::Idle;
+                }
+                // Anything else: the offer lapses.
+                _ => Session::Idle,
+            },
+            other => other,
+        };
         match input {
             Input::Command(c) => self.command(session, c),
             Input::StartPayload(payload) => self.deep_link(session, &payload),
@@ -183,7 +210,26 @@ impl Machine<'_, '_> {
                 session
             }
             other => match session {
-                Session::Idle => {
+                Session::Idle | Session::Offering(_) => {
+                    if let Some((case_id, number)) = self.ctx.open_case
+                        && matches!(other, Input::Text(_) | Input::Photo(_) | Input::Document(_))
+                    {
+                        self.say(
+                            vec![Part::Msg(
+                                Msg::new("follow-up-offer").arg("number", number.to_owned()),
+                            )],
+                            Keyboard::Inline(vec![vec![
+                                button("btn-offer-yes", "offer:yes"),
+                                button("btn-offer-no", "offer:no"),
+                            ]]),
+                        );
+                        return Session::Offering(Box::new(Offer {
+                            case_id,
+                            case_number: number.to_owned(),
+                            caption: None,
+                            input: other,
+                        }));
+                    }
                     self.say(vec![Part::Msg(msg("idle-hint"))], self.menu_keyboard());
                     Session::Idle
                 }
@@ -255,7 +301,7 @@ impl Machine<'_, '_> {
                     self.say(vec![Part::Msg(msg("cancelled"))], Keyboard::RemoveReply);
                     Session::Idle
                 }
-                Session::Idle => {
+                Session::Idle | Session::Offering(_) => {
                     self.say_msg(msg("nothing-to-cancel"));
                     Session::Idle
                 }
@@ -298,7 +344,7 @@ impl Machine<'_, '_> {
                 self.offer_resume(&draft);
                 Session::Drafting(draft)
             }
-            Session::Idle => {
+            Session::Idle | Session::Offering(_) => {
                 self.show_menu(false);
                 Session::Idle
             }
@@ -458,7 +504,7 @@ impl Machine<'_, '_> {
                 self.say_msg(msg("language-set"));
                 match session {
                     Session::Drafting(draft) => self.reask(draft),
-                    Session::Idle => {
+                    Session::Idle | Session::Offering(_) => {
                         self.show_menu(false);
                         Session::Idle
                     }
@@ -544,14 +590,14 @@ impl Machine<'_, '_> {
                     self.effects.push(Effect::ClearOriginKeyboard);
                     self.reask(draft)
                 }
-                Session::Idle => {
+                Session::Idle | Session::Offering(_) => {
                     self.toast(msg("btn-outdated"));
                     Session::Idle
                 }
             },
             _ => match session {
                 Session::Drafting(draft) => self.draft_button(draft, name, arg),
-                Session::Idle => {
+                Session::Idle | Session::Offering(_) => {
                     let notice = if name == "send" {
                         "already-sent"
                     } else {

@@ -16,7 +16,8 @@ pub use input::{Command, FileInput, Input};
 pub use machine::{Ctx, FileLimits, Transition, step};
 pub use sending::send_blocked_for;
 pub use state::{
-    Answer, Draft, FileKind, FileRef, GeoPoint, Phase, PlannedStep, Profile, Session, StoredSession,
+    Answer, Draft, FileKind, FileRef, GeoPoint, Offer, Phase, PlannedStep, Profile, Session,
+    StoredSession,
 };
 
 /// Every fluent message id the dialogue machine itself produces (besides the catalog's
@@ -37,6 +38,8 @@ pub const MESSAGE_IDS: &[&str] = &[
     "btn-host-yes",
     "btn-keep",
     "btn-menu-back",
+    "btn-offer-no",
+    "btn-offer-yes",
     "btn-my-requests",
     "btn-new-for-object",
     "btn-outdated",
@@ -74,6 +77,7 @@ pub const MESSAGE_IDS: &[&str] = &[
     "example-line",
     "file-duplicate",
     "file-received",
+    "follow-up-offer",
     "follow-up-prompt",
     "follow-up-unsupported",
     "forget-confirm",

@@ -184,6 +184,22 @@ pub enum Session {
     Idle,
     /// A request is being filled in.
     Drafting(Draft),
+    /// Asked whether a message goes to the user's open case; the message waits here.
+    Offering(Box<Offer>),
+}
+
+/// A message the user sent with no draft in progress while they have one open case: it
+/// goes to that case if they say so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    /// The case's id.
+    pub case_id: i64,
+    /// The case's number.
+    pub case_number: String,
+    /// The message's caption (photo or file).
+    pub caption: Option<String>,
+    /// The message.
+    pub input: super::Input,
 }
 
 /// A versioned envelope for storing a [`Session`].
