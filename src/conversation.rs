@@ -259,26 +259,30 @@ impl Conversation {
                 ));
             }
         }
-        let markup = ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new([[
-            InlineKeyboardButton::callback(
-                self.i18n.text(lang, "btn-reply"),
-                format!("reply:{}:{}", reply.case_id, reply.case_number),
-            ),
-        ]]));
+        let markup = if reply.notice {
+            reply
+                .renew_kind
+                .as_deref()
+                .and_then(|kind| self.renew_button(lang, kind, &reply.case_number))
+        } else {
+            Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new([[
+                InlineKeyboardButton::callback(
+                    self.i18n.text(lang, "btn-reply"),
+                    format!("reply:{}:{}", reply.case_id, reply.case_number),
+                ),
+            ]])))
+        };
         if !reply.notice {
             // The agent answered when Omnidesk sent the reply, whether or not it gets through.
             self.note_first_reply(reply).await;
         }
         let mut sent = self
             .outbound
-            .send_html(chat, text.clone(), Some(markup.clone()))
+            .send_html(chat, text.clone(), markup.clone())
             .await;
         if let Err(RequestError::Api(ApiError::CantParseEntities(e))) = &sent {
             tracing::warn!(error.message = %e, "Telegram refused the reply's HTML; sent as plain text");
-            sent = self
-                .outbound
-                .send(chat, html_to_plain(&text), Some(markup))
-                .await;
+            sent = self.outbound.send(chat, html_to_plain(&text), markup).await;
         }
         match sent {
             Ok(()) if reply.notice => {
@@ -344,13 +348,50 @@ impl Conversation {
         }
     }
 
+    /// The "New request for No. …" button continuing a closed case (`None` when its data
+    /// would not fit Telegram's 64 bytes).
+    fn renew_button(&self, lang: &str, kind: &str, number: &str) -> Option<ReplyMarkup> {
+        let data = format!("renew:{kind}:{number}");
+        (data.len() <= 64).then(|| {
+            let label = self.i18n.render(
+                lang,
+                &Msg::new("btn-renew").arg("number", number.to_owned()),
+            );
+            ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new([[
+                InlineKeyboardButton::callback(label, data),
+            ]]))
+        })
+    }
+
     // ----- follow-ups ---------------------------------------------------------------
 
     async fn tell(&self, follow: &FollowUp, message: &Msg) {
+        self.tell_with(follow, message, None).await;
+    }
+
+    async fn tell_with(&self, follow: &FollowUp, message: &Msg, markup: Option<ReplyMarkup>) {
         let text = self.i18n.render(&follow.lang, message);
-        if let Err(e) = self.outbound.send(ChatId(follow.chat_id), text, None).await {
+        if let Err(e) = self
+            .outbound
+            .send(ChatId(follow.chat_id), text, markup)
+            .await
+        {
             tracing::info!(error.message = %e, "could not tell the user about the follow-up");
         }
+    }
+
+    /// Tells the user their case is closed and offers a new request continuing it.
+    async fn tell_closed(&self, follow: &FollowUp) {
+        let kind = match self.store.case(follow.case_id).await {
+            Ok(record) => record.map(|r| r.kind),
+            Err(e) => {
+                tracing::warn!(error.message = %e, "could not read the case record");
+                None
+            }
+        };
+        let markup = kind.and_then(|k| self.renew_button(&follow.lang, &k, &follow.case_number));
+        let closed = Msg::new("follow-up-closed").arg("number", follow.case_number.clone());
+        self.tell_with(follow, &closed, markup).await;
     }
 
     /// The text sent to the case.
@@ -394,21 +435,13 @@ impl Conversation {
         let case = match self.desk.case(follow.case_id).await {
             Ok(case) => case,
             Err(DeskError::Rejected { status: 404, .. }) => {
-                self.tell(
-                    follow,
-                    &Msg::new("follow-up-closed").arg("number", follow.case_number.clone()),
-                )
-                .await;
+                self.tell_closed(follow).await;
                 return Some(Finish::Done);
             }
             Err(e) => return Some(self.desk_retry(entry, &e)),
         };
         if case.status.as_deref() == Some("closed") {
-            self.tell(
-                follow,
-                &Msg::new("follow-up-closed").arg("number", follow.case_number.clone()),
-            )
-            .await;
+            self.tell_closed(follow).await;
             self.metrics.relayed("closed");
             return Some(Finish::Done);
         }
@@ -500,6 +533,7 @@ pub fn agent_reply_entry(
             attachments,
             received_at_ms: now_ms(),
             notice: false,
+            renew_kind: None,
         }),
     )
 }
@@ -544,6 +578,7 @@ pub async fn status_read(
             attachments: Vec::new(),
             received_at_ms: now_ms(),
             notice: true,
+            renew_kind: (status == "closed").then(|| record.kind.clone()),
         }),
     )))
 }

@@ -417,6 +417,7 @@ mod tests {
                     ("organization".to_owned(), text("ООО Тест")),
                 ],
                 submitted_at: chrono::Utc::now(),
+                refers_to: None,
             },
             chat_id: 1,
             sender: Sender {

@@ -932,6 +932,7 @@ fn reply(id: &str, chain: &str, n: i64) -> RelayEntry {
             }],
             received_at_ms: now_ms(),
             notice: false,
+            renew_kind: None,
         }),
     )
 }

@@ -74,6 +74,10 @@ pub struct AgentReply {
     /// rather than as an agent's reply.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub notice: bool,
+    /// For a notice that the case closed: the kind of a new request continuing it (its
+    /// button).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_kind: Option<String>,
 }
 
 /// A user's follow-up on its way to the case.

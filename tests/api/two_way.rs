@@ -264,8 +264,22 @@ async fn a_follow_up_to_a_closed_case_is_not_written_and_the_user_is_told() {
         "ru",
         &intake_core::msg::Msg::new("follow-up-closed").arg("number", NUMBER),
     );
-    app.expect(&user, &closed).await;
+    let closed_message = app.expect(&user, &closed).await;
     assert!(app.od.messages().is_empty());
+    // The offered new request continues the closed one.
+    assert_eq!(
+        closed_message
+            .inline_buttons()
+            .first()
+            .map(|(_, d)| d.as_str()),
+        Some(format!("renew:custom-development:{NUMBER}").as_str())
+    );
+    app.taps(&user, &closed_message, NUMBER);
+    let renew = app.t(
+        "ru",
+        &intake_core::msg::Msg::new("renew-started").arg("number", NUMBER),
+    );
+    app.expect(&user, &renew).await;
 }
 
 #[tokio::test]
@@ -287,7 +301,14 @@ async fn a_rule_webhook_re_reads_the_case_and_tells_the_user_it_was_closed() {
         "ru",
         &intake_core::msg::Msg::new("case-closed").arg("number", NUMBER),
     );
-    app.expect(&user, &told).await;
+    let notice = app.expect(&user, &told).await;
+    assert!(
+        notice
+            .button_data(NUMBER)
+            .is_some_and(|d| d.starts_with("renew:")),
+        "{:?}",
+        notice.inline_buttons()
+    );
     assert!(
         app.od
             .requests()
@@ -406,7 +427,10 @@ async fn with_one_open_case_a_plain_message_is_offered_to_it_and_added_on_yes() 
         &intake_core::msg::Msg::new("follow-up-offer").arg("number", NUMBER),
     );
     let offer = app.expect(&user, &offer_text).await;
-    assert!(app.od.messages().is_empty(), "nothing goes before the user says so");
+    assert!(
+        app.od.messages().is_empty(),
+        "nothing goes before the user says so"
+    );
     app.taps(&user, &offer, &app.tx("ru", "btn-offer-yes"));
     let added = app.t(
         "ru",

@@ -28,6 +28,7 @@ pub fn entry(i: usize) -> Entry {
                 ("login".to_owned(), text("test")),
             ],
             submitted_at: chrono::Utc::now(),
+            refers_to: None,
         },
         chat_id: 900_000 + i64::try_from(i).expect("small"),
         sender: Sender {

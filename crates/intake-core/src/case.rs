@@ -102,11 +102,17 @@ pub enum BodyLine {
 /// be fetched (`left_out`, file ids), and who sent it when.
 pub fn body(sub: &Submission, kind_label: &str, sla: &Sla, left_out: &[String]) -> Vec<BodyLine> {
     let req = &sub.request;
-    let mut lines = vec![
+    let mut lines = Vec::new();
+    if let Some(number) = &req.refers_to {
+        lines.push(BodyLine::Msg(
+            Msg::new("case-refers-to").arg("number", number.clone()),
+        ));
+    }
+    lines.extend([
         BodyLine::Msg(Msg::new("case-kind").arg("kind", kind_label.to_owned())),
         BodyLine::Msg(sla.urgency_message(req.urgency, req.submitted_at)),
         BodyLine::Blank,
-    ];
+    ]);
     for (field, answer) in &req.fields {
         let value = match answer {
             Answer::Files(files) => format!(
@@ -295,6 +301,31 @@ mod tests {
     use crate::domain::FreeText;
 
     #[test]
+    fn a_request_continuing_a_closed_case_says_so_first_in_the_body() {
+        let mut req = request("Снова не работает");
+        req.refers_to = Some("664-245651".to_owned());
+        let sub = Submission {
+            request: req,
+            chat_id: 1,
+            sender: Sender {
+                id: 1,
+                username: None,
+                full_name: "A".to_owned(),
+            },
+            lang: "ru".to_owned(),
+        };
+        let sla = Sla {
+            schedule: WorkSchedule::default(),
+            calendar: ProductionCalendar::russia(),
+        };
+        let lines = body(&sub, "x", &sla, &[]);
+        assert!(matches!(
+            lines.first(),
+            Some(BodyLine::Msg(m)) if m.id == "case-refers-to"
+        ));
+    }
+
+    #[test]
     fn reply_timing_says_in_time_late_or_due() {
         use chrono::TimeZone;
         let due = chrono_tz::Europe::Moscow
@@ -336,6 +367,7 @@ mod tests {
                 Answer::Text(FreeText::parse(description, 1, 4000).expect("text")),
             )],
             submitted_at: Utc::now(),
+            refers_to: None,
         }
     }
 

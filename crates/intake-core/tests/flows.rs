@@ -160,6 +160,11 @@ fn walk(chat: &mut Chat) -> Vec<String> {
 /// Fills a kind: required steps answered, optional ones answered when `answer_optional`.
 fn fill(chat: &mut Chat, kind: &str, answer_optional: bool) -> Request {
     chat.press(&format!("k:{kind}"));
+    finish(chat, kind, answer_optional)
+}
+
+/// Answers the draft in progress up to the summary and sends it.
+fn finish(chat: &mut Chat, kind: &str, answer_optional: bool) -> Request {
     for _ in 0..40 {
         if chat.in_review() {
             break;
@@ -972,4 +977,19 @@ fn an_offer_declined_or_ignored_sends_nothing_and_commands_work_as_usual() {
     assert!(
         !effects.iter().any(|e| matches!(e, Effect::Say(r) if matches!(&r.parts[0], Part::Msg(m) if m.id == "follow-up-offer")))
     );
+}
+
+#[test]
+fn a_new_request_from_a_closed_case_carries_its_number_to_the_case() {
+    let mut chat = Chat::new();
+    let effects = chat.press("renew:custom-development:664-245651");
+    let Some(Effect::Say(first)) = effects.first() else {
+        panic!("a notice: {effects:?}");
+    };
+    assert!(matches!(&first.parts[0], Part::Msg(m) if m.id == "renew-started"));
+    let req = finish(&mut chat, "custom-development", false);
+    assert_eq!(req.refers_to.as_deref(), Some("664-245651"));
+    // A request started the usual way refers to nothing.
+    let plain = fill(&mut Chat::new(), "custom-development", false);
+    assert_eq!(plain.refers_to, None);
 }

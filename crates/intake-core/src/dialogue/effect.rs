@@ -95,6 +95,9 @@ pub struct Request {
     pub fields: Vec<(String, Answer)>,
     /// When the user pressed Send.
     pub submitted_at: DateTime<Utc>,
+    /// The closed case this request continues (its number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refers_to: Option<String>,
 }
 
 impl Request {

@@ -553,6 +553,13 @@ impl Machine<'_, '_> {
                 session
             }
             ("k", Some(kind)) => self.choose_kind(session, kind, None),
+            ("renew", Some(rest)) => match rest.split_once(':') {
+                Some((kind, number)) if !number.is_empty() => self.renew(session, kind, number),
+                _ => {
+                    self.toast(msg("btn-outdated"));
+                    session
+                }
+            },
             ("q", Some(rest)) => {
                 let picked = rest.split_once(':').and_then(|(payload, kind)| {
                     SiteObject::from_payload(payload).ok().map(|o| (o, kind))
@@ -612,6 +619,28 @@ impl Machine<'_, '_> {
     }
 
     /// Starts a draft of `kind_id`; with an `object` (from a sticker) its step is prefilled.
+    /// A new request of `kind` continuing closed case `number`: the case says so.
+    fn renew(&mut self, session: Session, kind: &str, number: &str) -> Session {
+        let at = self.effects.len();
+        match self.choose_kind(session, kind, None) {
+            Session::Drafting(mut draft) if draft.id == self.ctx.new_id => {
+                draft.refers_to = Some(number.to_owned());
+                self.effects.insert(
+                    at,
+                    Effect::Say(Reply {
+                        parts: vec![Part::Msg(
+                            Msg::new("renew-started").arg("number", number.to_owned()),
+                        )],
+                        keyboard: Keyboard::None,
+                        edit_origin: false,
+                    }),
+                );
+                Session::Drafting(draft)
+            }
+            other => other,
+        }
+    }
+
     fn choose_kind(
         &mut self,
         session: Session,
@@ -645,6 +674,7 @@ impl Machine<'_, '_> {
             answers: Default::default(),
             phase: Phase::Review,
             started_at: self.ctx.now,
+            refers_to: None,
         };
         for step in &kind.steps {
             let remembered = self
@@ -1350,6 +1380,7 @@ impl Machine<'_, '_> {
             urgency: kind.urgency,
             fields,
             submitted_at: self.ctx.now,
+            refers_to: draft.refers_to,
         })));
         Session::Idle
     }

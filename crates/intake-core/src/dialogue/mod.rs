@@ -100,6 +100,7 @@ pub const MESSAGE_IDS: &[&str] = &[
     "object-draft-offer",
     "object-greeting",
     "reply-keyboard-closed",
+    "renew-started",
     "restarted",
     "resume-offer",
     "review-hint",

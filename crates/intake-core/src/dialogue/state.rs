@@ -159,6 +159,9 @@ pub struct Draft {
     pub phase: Phase,
     /// When the kind was chosen.
     pub started_at: DateTime<Utc>,
+    /// The closed case this request continues (its number), when started from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refers_to: Option<String>,
 }
 
 impl Draft {
