@@ -392,6 +392,7 @@ async fn perform(
                 }
             }
             Effect::FollowUp(follow) => follow_up(setup, lang, &follow, out).await?,
+            Effect::ShowCase { .. } => writeln!(out, "{}", setup.i18n.text(lang, "status-chat"))?,
         }
     }
     Ok(buttons)

@@ -14,6 +14,7 @@ use crate::i18n::LANGUAGES;
 pub const ADAPTER_MESSAGE_IDS: &[&str] = &[
     "agent-reply-header",
     "btn-renew",
+    "btn-case",
     "btn-reply",
     "case-closed",
     "case-files-missing",
@@ -21,6 +22,10 @@ pub const ADAPTER_MESSAGE_IDS: &[&str] = &[
     "case-refers-to",
     "case-sent-at",
     "case-sent-by",
+    "case-view-agent",
+    "case-view-empty",
+    "case-view-title",
+    "case-view-you",
     "case-waiting",
     "chat-agent-hint",
     "chat-agent-no-case",

@@ -646,6 +646,16 @@ async fn perform(state: &AppState, inc: &Incoming<'_>, stepped: Stepped) -> Opti
                 tokio::spawn(query.answer(chat, inc.user.id.0, lang.clone()));
             }
             Effect::FollowUp(_) => state.relay.wake(),
+            Effect::ShowCase { case_id, .. } => {
+                let view = status::CaseView {
+                    store: state.store.clone(),
+                    desk: state.desk.clone(),
+                    outbound: out.clone(),
+                    i18n: state.i18n.clone(),
+                };
+                // Read from the desk on its own, so the update is not held meanwhile.
+                tokio::spawn(view.answer(chat, inc.user.id.0, case_id, lang.clone()));
+            }
             Effect::Submit(req) => {
                 if let Some(outcomes) = outcomes.take() {
                     out.say(chat, state.i18n.text(&lang, "sending"), None);

@@ -1,7 +1,8 @@
 //! `/status`: the user's recent requests, each with its case number and its state in the
 //! help desk, or "waiting for its number". States are looked up by the request's token
 //! (one list call per request, at most [`LISTED`]) and cached for [`CACHE_FOR`]. Each case
-//! not closed has a "Reply" button that adds a message to it.
+//! not closed has a button opening its last messages ([`CaseView`]) and a "Reply" button
+//! that adds a message to it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -73,10 +74,19 @@ impl StatusQuery {
                     let label = self.i18n.text(&lang, "btn-reply");
                     markup = Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(
                         open.into_iter().map(|(case_id, number)| {
-                            [InlineKeyboardButton::callback(
-                                format!("{label} · № {number}"),
-                                format!("reply:{case_id}:{number}"),
-                            )]
+                            [
+                                InlineKeyboardButton::callback(
+                                    self.i18n.render(
+                                        &lang,
+                                        &Msg::new("btn-case").arg("number", number.clone()),
+                                    ),
+                                    format!("case:{case_id}:{number}"),
+                                ),
+                                InlineKeyboardButton::callback(
+                                    label.clone(),
+                                    format!("reply:{case_id}:{number}"),
+                                ),
+                            ]
                         }),
                     )));
                 }
@@ -154,6 +164,92 @@ impl StatusQuery {
         };
         self.cache.put(request_id, state.clone());
         state
+    }
+}
+
+/// A case's last messages, opened from `/status`.
+pub struct CaseView {
+    /// Storage (whose case it is).
+    pub store: Store,
+    /// The desk to read the messages from.
+    pub desk: Deliverer,
+    /// Outgoing messages.
+    pub outbound: Arc<Outbound>,
+    /// Texts.
+    pub i18n: Arc<Localizer>,
+}
+
+/// Messages shown when a case is opened.
+pub const SHOWN: usize = 3;
+
+impl CaseView {
+    /// Sends case `case_id`'s last [`SHOWN`] messages (an internal note never) to `chat`,
+    /// with a "Reply" button, if the case is `user_id`'s.
+    pub async fn answer(self, chat: ChatId, user_id: u64, case_id: i64, lang: String) {
+        let record = match self.store.case(case_id).await {
+            Ok(Some(record)) if record.user_id == user_id => record,
+            Ok(_) => {
+                tracing::warn!(
+                    case.id = case_id,
+                    "a case of another user was asked for; ignored"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error.message = %e, "storage unavailable");
+                let text = self.i18n.text(&lang, "temporarily-unavailable");
+                self.outbound.say(chat, text, None);
+                return;
+            }
+        };
+        let number = record.case_number;
+        let messages = match self.desk.latest_messages(case_id).await {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::warn!(error.message = %e, "could not read the case's messages");
+                let text = self.i18n.text(&lang, "temporarily-unavailable");
+                self.outbound.say(chat, text, None);
+                return;
+            }
+        };
+        let mut shown: Vec<_> = messages
+            .into_iter()
+            .filter(|m| !m.note)
+            .take(SHOWN)
+            .collect();
+        shown.reverse();
+        let title = self.i18n.render(
+            &lang,
+            &Msg::new("case-view-title").arg("number", number.clone()),
+        );
+        let mut html = format!("<b>{}</b>", html_escape::encode_text(&title));
+        if shown.is_empty() {
+            html.push('\n');
+            html.push_str(&html_escape::encode_text(
+                &self.i18n.text(&lang, "case-view-empty"),
+            ));
+        }
+        for m in shown {
+            let who = if m.staff_id == 0 {
+                "case-view-you"
+            } else {
+                "case-view-agent"
+            };
+            html.push_str(&format!(
+                "\n\n<b>{}</b>\n{}",
+                html_escape::encode_text(&self.i18n.text(&lang, who)),
+                crate::omnidesk::channel::telegram_html(&m.content_html, &m.content)
+            ));
+        }
+        let markup = ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new([[
+            InlineKeyboardButton::callback(
+                self.i18n.text(&lang, "btn-reply"),
+                format!("reply:{case_id}:{number}"),
+            ),
+        ]]));
+        if let Err(e) = self.outbound.send_html(chat, html, Some(markup)).await {
+            tracing::warn!(error.message = %e, "could not show the case");
+        }
     }
 }
 

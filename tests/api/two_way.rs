@@ -319,7 +319,7 @@ async fn a_rule_webhook_re_reads_the_case_and_tells_the_user_it_was_closed() {
 }
 
 #[tokio::test]
-async fn status_offers_a_reply_button_for_each_case_not_closed() {
+async fn status_opens_each_case_not_closed_with_its_last_messages_and_a_reply_button() {
     let app = spawn_app().await;
     let user = TestUser::ru(810_007);
     case_for(&app, &user).await;
@@ -353,6 +353,20 @@ async fn status_offers_a_reply_button_for_each_case_not_closed() {
     app.taps(&user, &listed, &app.tx("ru", "btn-reply"));
     let prompt = app.expect(&user, "✍️").await;
     assert!(prompt.text.contains(NUMBER));
+    // The case's button opens its last messages, read from Omnidesk, with "Reply".
+    app.od.agent_answers(CASE_ID, "Проверили: БС 123 работает");
+    app.taps(&user, &listed, &format!("№ {NUMBER}"));
+    let title = app.t(
+        "ru",
+        &intake_core::msg::Msg::new("case-view-title").arg("number", NUMBER),
+    );
+    let view = app.expect(&user, &title).await;
+    assert!(view.text.contains("Проверили: БС 123 работает"), "{}", view.text);
+    assert!(view.text.contains(&app.tx("ru", "case-view-agent")));
+    assert_eq!(
+        view.button_data(&app.tx("ru", "btn-reply")).as_deref(),
+        Some(reply_data.as_str())
+    );
 }
 
 /// `GET /api/cases.json?sort=updated_at_desc…` calls so far (the poller's list calls).

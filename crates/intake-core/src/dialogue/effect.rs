@@ -143,4 +143,11 @@ pub enum Effect {
     ShowRequests,
     /// Add a message to a sent request's case (the adapter queues it for delivery).
     FollowUp(Box<FollowUp>),
+    /// Show a case's last messages with a "Reply" button (the adapter reads them).
+    ShowCase {
+        /// The case's id.
+        case_id: i64,
+        /// The case's number.
+        case_number: String,
+    },
 }

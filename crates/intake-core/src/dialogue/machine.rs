@@ -531,6 +531,21 @@ impl Machine<'_, '_> {
                 self.effects.push(Effect::ShowRequests);
                 session
             }
+            ("case", Some(rest)) => {
+                match rest
+                    .split_once(':')
+                    .and_then(|(id, number)| Some((id.parse::<i64>().ok()?, number)))
+                {
+                    Some((case_id, number)) if !number.is_empty() => {
+                        self.effects.push(Effect::ShowCase {
+                            case_id,
+                            case_number: number.to_owned(),
+                        });
+                    }
+                    _ => self.toast(msg("btn-outdated")),
+                }
+                session
+            }
             ("reply", Some(rest)) => {
                 match rest
                     .split_once(':')
