@@ -50,7 +50,7 @@ help =
     Hotline: 8-800-550-51-89, e-mail: support@waviot.ru
     Commands: /new — new request, /status — my requests, /cancel — cancel, /language — language, /forget — delete my data, /help — help.
 
-    What the bot keeps: your e-mail, organization, login and phone (so as not to ask again) and your language — for a year after you last used the bot; an unfinished draft — 7 days. To delete it all at once: /forget.
+    What the bot keeps: your e-mail, organization, login and phone (so as not to ask again) and your language — for a year after you last used the bot; an unfinished draft — 7 days; the numbers and state of your requests (to pass the specialists' replies on) — 180 days. To delete it all at once: /forget.
 
 language-choose = Выберите язык / Choose your language:
 language-ru = Русский
@@ -167,7 +167,7 @@ sticker-title = { $object ->
 }
 sticker-instruction = Point your camera to report a problem
 sticker-hotline = 8-800-550-51-89
-forget-confirm = Delete everything the bot keeps about you: e-mail, organization, login, phone, language and any unfinished draft? Requests already sent stay with support.
+forget-confirm = Delete everything the bot keeps about you: e-mail, organization, login, phone, language, any unfinished draft and the list of your requests? Requests already sent stay with support, but replies to them will no longer come here.
 btn-forget-yes = Yes, delete
 btn-forget-no = No, keep
 forgotten = Done: your data and draft are deleted. If you write again, the bot will ask for them anew.

@@ -361,7 +361,11 @@ async fn status_opens_each_case_not_closed_with_its_last_messages_and_a_reply_bu
         &intake_core::msg::Msg::new("case-view-title").arg("number", NUMBER),
     );
     let view = app.expect(&user, &title).await;
-    assert!(view.text.contains("Проверили: БС 123 работает"), "{}", view.text);
+    assert!(
+        view.text.contains("Проверили: БС 123 работает"),
+        "{}",
+        view.text
+    );
     assert!(view.text.contains(&app.tx("ru", "case-view-agent")));
     assert_eq!(
         view.button_data(&app.tx("ru", "btn-reply")).as_deref(),
@@ -470,4 +474,34 @@ async fn with_one_open_case_a_plain_message_is_offered_to_it_and_added_on_yes() 
     assert_eq!(status, 200);
     app.says(&user, "Другой вопрос");
     app.expect(&user, &app.tx("ru", "idle-hint")).await;
+}
+
+#[tokio::test]
+async fn after_forget_the_cases_are_unknown_and_their_replies_are_not_relayed() {
+    let app = spawn_app().await;
+    let user = TestUser::ru(810_010);
+    case_for(&app, &user).await;
+    app.says(&user, "/forget");
+    let ask = app.expect(&user, &app.tx("ru", "forget-confirm")).await;
+    app.taps(&user, &ask, &app.tx("ru", "btn-forget-yes"));
+    app.expect(&user, &app.tx("ru", "forgotten")).await;
+    let store = Store::connect(
+        &redis_url(),
+        &app.prefix,
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .expect("redis");
+    assert_eq!(store.case(CASE_ID as i64).await.expect("store"), None);
+    let body = reply(48_001, "Ответ после удаления данных", &user);
+    assert_eq!(
+        FakeOmnidesk::post_webhook(&hook_url(&app, ""), WebhookEncoding::Json, &body).await,
+        200
+    );
+    assert_eq!(
+        relay_depth(&app).await,
+        0,
+        "nothing stored for a forgotten case"
+    );
+    assert!(relayed(&app, &user, "Ответ после удаления данных").is_empty());
 }
