@@ -2,11 +2,13 @@
 # Intake benchmark: builds the bot, the bench and the teloxide peer (bench/peers/teloxide,
 # a standalone project, into target/teloxide-peer) in release mode, installs the aiogram 3
 # reference bot into a virtual environment (target/bench-venv), then runs the same
-# scenario against the three bots on loopback fakes and the Redis at REDIS_URL, and prints
-# the figures, the ratios and the verdicts against the targets (see BENCHMARKS.md).
+# scenario against the three bots on loopback fakes and the Redis at REDIS_URL, then runs
+# this repository's bot alone through agents' replies (the Omnidesk webhook) and fairness
+# beside a flooding chat with the default pacing, and prints the figures, the ratios and
+# the verdicts against the targets (see BENCHMARKS.md).
 #
 #   scripts/bench.sh            full run (20 s windows; a few minutes)
-#   scripts/bench.sh --quick    short run (3 s windows; under a minute once built)
+#   scripts/bench.sh --quick    short run (3 s windows, 8 s for fairness; about two minutes once built)
 #
 # Other arguments go to intake-bench (see `target/release/intake-bench --help`).
 # Results are also written to target/bench/last.json.

@@ -28,6 +28,15 @@
 //!
 //! A user who completes an intake starts the next one as a new Telegram user (new user
 //! and chat id), so every intake asks for the identification (14 updates each).
+//!
+//! # Beside the users
+//!
+//! - **A flooding chat** ([`Hub::flood`]): text updates of one chat queued as fast as the
+//!   driver likes, answered or not; the fake counts what was sent and what the bot said to
+//!   that chat.
+//! - **Relayed agent replies** ([`Hub::relay_posted`]): the driver notes each reply it
+//!   POSTs to the bot's Omnidesk webhook; a `sendMessage` whose text carries the reply's
+//!   mark ([`RELAY_MARK`]`<n>`) in the right chat stops that reply's clock.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -59,7 +68,11 @@ const MAX_LONG_POLL: Duration = Duration::from_secs(2);
 const CHUNK: usize = 64 * 1024;
 static CHUNK_BYTES: [u8; CHUNK] = [0x5A; CHUNK];
 /// First synthetic user id.
-const FIRST_USER: i64 = 1_000_000;
+pub const FIRST_USER: i64 = 1_000_000;
+/// The flooding chat's id (far from the synthetic users').
+pub const FLOOD_CHAT: i64 = 900_000_000;
+/// What every relayed reply's text carries, followed by its number.
+pub const RELAY_MARK: &str = "bench-reply-";
 
 /// How completed users go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +172,38 @@ pub struct Counters {
     pub downloaded: u64,
 }
 
+/// What the flooding chat sent and got.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Flood {
+    /// Updates queued for the bot.
+    pub sent: u64,
+    /// Messages the bot sent or edited in the chat.
+    pub answers: u64,
+}
+
+/// Agent replies posted to the bot's webhook and awaited in the chats.
+#[derive(Debug, Default)]
+struct RelayWatch {
+    /// Reply number → (its chat, when its POST started).
+    posted: HashMap<u64, (i64, Instant)>,
+    arrived: u64,
+    wrong_chat: u64,
+    latency: Samples,
+}
+
+/// Where the relayed replies stand.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Relayed {
+    /// Replies that reached their chat.
+    pub arrived: u64,
+    /// Replies posted and not (yet) seen.
+    pub outstanding: u64,
+    /// `sendMessage`s carrying a reply's mark in another chat than the reply's.
+    pub wrong_chat: u64,
+    /// POST started → `sendMessage` received, of the replies arrived.
+    pub latency: Summary,
+}
+
 struct Inner {
     script: Arc<Vec<Step>>,
     one_intake: bool,
@@ -174,6 +219,7 @@ struct Inner {
     rec: Recorder,
     counters: Counters,
     polled: u64,
+    flood: Flood,
 }
 
 /// The fake Bot API's state, shared by its handlers and the driver.
@@ -181,6 +227,7 @@ pub struct Hub {
     inner: Mutex<Inner>,
     wake: Notify,
     downloaded: AtomicU64,
+    relay: Mutex<RelayWatch>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -431,9 +478,11 @@ impl Hub {
                 rec: Recorder::default(),
                 counters: Counters::default(),
                 polled: 0,
+                flood: Flood::default(),
             }),
             wake: Notify::new(),
             downloaded: AtomicU64::new(0),
+            relay: Mutex::new(RelayWatch::default()),
         })
     }
 
@@ -581,6 +630,88 @@ impl Hub {
     /// chat id (teloxide's `RedisStorage`) leaves its keys under these.
     pub fn chat_ids(&self) -> std::ops::Range<i64> {
         FIRST_USER..self.lock().next_user
+    }
+
+    /// Queues `n` text updates of the flooding chat ([`FLOOD_CHAT`]), whatever the bot
+    /// answered so far.
+    pub fn flood(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut inner = self.lock();
+        let date = unix_now();
+        for _ in 0..n {
+            let (id, msg_id) = (inner.next_update, inner.next_message);
+            inner.next_update += 1;
+            inner.next_message += 1;
+            inner.flood.sent += 1;
+            let json = format!(
+                r#"{{"update_id":{id},"message":{{"message_id":{msg_id},"from":{},"chat":{},"date":{date},"text":"флуд {msg_id}"}}}}"#,
+                user_json(FLOOD_CHAT),
+                chat_json(FLOOD_CHAT),
+            );
+            inner.queue.push_back(Queued {
+                id,
+                chat: FLOOD_CHAT,
+                json,
+                handed: false,
+            });
+        }
+        drop(inner);
+        self.wake.notify_waiters();
+    }
+
+    /// What the flooding chat sent and got so far.
+    pub fn flooded(&self) -> Flood {
+        self.lock().flood
+    }
+
+    /// Notes that reply `n` (its text carries [`RELAY_MARK`]`n`) for `chat` is being
+    /// posted to the bot now.
+    pub fn relay_posted(&self, n: u64, chat: i64, at: Instant) {
+        self.relay_lock().posted.insert(n, (chat, at));
+    }
+
+    /// Forgets every reply posted so far (between windows).
+    pub fn relay_reset(&self) {
+        *self.relay_lock() = RelayWatch::default();
+    }
+
+    /// Replies that reached their chat so far.
+    pub fn relay_arrived(&self) -> u64 {
+        self.relay_lock().arrived
+    }
+
+    /// Where the relayed replies stand.
+    pub fn relayed(&self) -> Relayed {
+        let mut r = self.relay_lock();
+        Relayed {
+            arrived: r.arrived,
+            outstanding: r.posted.len() as u64,
+            wrong_chat: r.wrong_chat,
+            latency: r.latency.summary(),
+        }
+    }
+
+    fn relay_lock(&self) -> MutexGuard<'_, RelayWatch> {
+        self.relay.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops the clock of the reply whose mark `text` carries, if any.
+    fn relay_seen(&self, chat: i64, text: &str, now: Instant) {
+        let Some(n) = relay_number(text) else {
+            return;
+        };
+        let mut r = self.relay_lock();
+        match r.posted.get(&n) {
+            Some(&(expected, posted)) if expected == chat => {
+                r.posted.remove(&n);
+                r.arrived += 1;
+                r.latency.push(now.saturating_duration_since(posted));
+            }
+            Some(_) => r.wrong_chat += 1,
+            None => {}
+        }
     }
 
     /// Intakes completed since the hub started.
@@ -775,7 +906,13 @@ async fn call(hub: &Arc<Hub>, method: &str, p: Params) -> Response {
                 return error(StatusCode::BAD_REQUEST, "Bad Request: chat_id is empty");
             };
             let sent = method == "sendmessage";
+            if sent && let Some(text) = p.text.as_deref() {
+                hub.relay_seen(chat, text, now);
+            }
             let mut inner = hub.lock();
+            if chat == FLOOD_CHAT {
+                inner.flood.answers += 1;
+            }
             let id = if sent {
                 let id = inner.next_message;
                 inner.next_message += 1;
@@ -863,6 +1000,13 @@ fn doc_size(file_id: &str) -> Option<u64> {
         .next()?
         .parse()
         .ok()
+}
+
+/// The number after [`RELAY_MARK`] in a message text.
+fn relay_number(text: &str) -> Option<u64> {
+    let rest = &text[text.find(RELAY_MARK)? + RELAY_MARK.len()..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    rest[..digits].parse().ok()
 }
 
 async fn get_updates(hub: &Arc<Hub>, p: &Params) -> Response {
@@ -1000,6 +1144,53 @@ mod tests {
         assert_eq!(hub.lock().queue.len(), 2);
         let w = hub.end_window();
         assert_eq!(w.missed_releases, 1);
+    }
+
+    #[tokio::test]
+    async fn a_relayed_reply_counts_once_and_only_in_its_own_chat() {
+        let hub = Hub::new(device_malfunction(0), 0);
+        let t0 = Instant::now();
+        hub.relay_posted(5, 77, t0);
+        let send = |chat: i64| Params {
+            chat_id: Some(Value::from(chat)),
+            text: Some(format!("<b>Ответ</b>\nтекст {RELAY_MARK}5 — конец")),
+            ..Params::default()
+        };
+
+        call(&hub, "sendmessage", send(78)).await;
+        call(&hub, "sendmessage", send(77)).await;
+        call(&hub, "sendmessage", send(77)).await;
+
+        let r = hub.relayed();
+        assert_eq!((r.arrived, r.outstanding, r.wrong_chat), (1, 0, 1));
+        assert_eq!(r.latency.count, 1);
+        assert_eq!(relay_number("x bench-reply-12 —"), Some(12));
+        assert_eq!(relay_number("bench-reply-"), None);
+    }
+
+    #[tokio::test]
+    async fn the_flooding_chat_is_queued_and_its_answers_counted() {
+        let hub = Hub::new(device_malfunction(0), 0);
+
+        hub.flood(3);
+        let answer = Params {
+            chat_id: Some(Value::from(FLOOD_CHAT)),
+            text: Some("слишком часто".to_owned()),
+            ..Params::default()
+        };
+        call(&hub, "sendmessage", answer).await;
+
+        let body = hub
+            .lock()
+            .take_batch(0, 100, Instant::now())
+            .expect("updates");
+        assert_eq!(
+            body.matches(&format!(r#""id":{FLOOD_CHAT},"type""#))
+                .count(),
+            3
+        );
+        let f = hub.flooded();
+        assert_eq!((f.sent, f.answers), (3, 1));
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! - [`peer`]: starting the bots (this repository's, the teloxide peer in
 //!   `bench/peers/teloxide/` and the aiogram 3 reference in `bench/peers/aiogram/`) and
 //!   reading their RSS from `/proc`;
-//! - [`run`]: the phases (calibration, offered load, saturation, attachments);
+//! - [`run`]: the phases (calibration, offered load, saturation, attachments), then, for
+//!   this repository's bot, [`relay`] (agents' replies through the Omnidesk webhook) and
+//!   [`fairness`] (a flooding chat beside paced users, default pacing);
 //! - [`report`]: the table and the verdicts against the targets;
 //! - [`stats`]: percentiles and latency summaries.
 //!
@@ -19,10 +21,12 @@
 
 #![warn(missing_docs)]
 
+pub mod fairness;
 pub mod fake_omnidesk;
 pub mod fake_telegram;
 pub mod peer;
 pub mod redis_probe;
+pub mod relay;
 pub mod report;
 pub mod run;
 pub mod scenario;

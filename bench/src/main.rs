@@ -54,6 +54,25 @@ struct Args {
     /// Skip the attachment-forwarding test.
     #[arg(long)]
     no_attachments: bool,
+    /// Open cases seeded for the agent-reply phase (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    relay_cases: usize,
+    /// Concurrent clients posting agent replies to the bot's Omnidesk webhook.
+    #[arg(long, default_value_t = 32)]
+    relay_clients: usize,
+    /// Replies/s posted in the agent-reply phase's paced window.
+    #[arg(long, default_value_t = 200)]
+    relay_rate: u32,
+    /// Users in each fairness window, default pacing (0 skips the phase).
+    #[arg(long, default_value_t = 200)]
+    fair_users: usize,
+    /// Updates/s the fairness users offer in all (kept under the bot's default 30
+    /// messages/s overall).
+    #[arg(long, default_value_t = 12)]
+    fair_rate: u32,
+    /// Updates/s of the flooding chat in the fairness phase.
+    #[arg(long, default_value_t = 1000)]
+    flood_rate: u32,
     /// Run only the attachment test (of the Rust bot).
     #[arg(long, conflicts_with = "no_attachments")]
     attachments_only: bool,
@@ -98,6 +117,13 @@ async fn real_main() -> anyhow::Result<()> {
         attachments_per_intake: 2,
         attachment_size: 20 * 1024 * 1024,
         attachments_only: args.attachments_only,
+        relay_cases: args.relay_cases,
+        relay_clients: args.relay_clients.max(1),
+        relay_rate: args.relay_rate.max(1),
+        fair_users: args.fair_users,
+        fair_rate: args.fair_rate.max(1),
+        fair_window: window.max(Duration::from_secs(8)),
+        flood_rate: args.flood_rate,
     };
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)

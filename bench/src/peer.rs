@@ -14,11 +14,61 @@ use crate::fake_telegram::{Hub, TOKEN};
 /// API has no limits, and the bench measures how fast the bot itself handles updates.
 pub const SEND_PACING_LIFTED: &str = "telegram-messages-per-sec = 1000000\ntelegram-chat-messages-per-sec = 100000\ntelegram-chat-burst = 100000\n";
 
-/// `BOT_CONFIG` lines that lift the guards against people sending too much (the flood
-/// guard, 15 updates per 10 s per chat, and 10 requests an hour per user): the bench's
-/// synthetic users send far faster than people and file many requests each.
-pub const USER_LIMITS_LIFTED: &str =
-    "flood-max-updates = 1000000\nsubmissions-per-hour = 1000000\nsubmissions-per-day = 1000000\n";
+/// `BOT_CONFIG` line that lifts the flood guard (15 updates per 10 s per chat): the
+/// bench's synthetic users send far faster than people.
+pub const FLOOD_GUARD_LIFTED: &str = "flood-max-updates = 1000000\n";
+
+/// `BOT_CONFIG` lines that lift the submission limits (10 requests an hour per user): the
+/// bench's synthetic users file many requests each.
+pub const SUBMISSION_LIMITS_LIFTED: &str =
+    "submissions-per-hour = 1000000\nsubmissions-per-day = 1000000\n";
+
+/// How this repository's bot is set up beyond its endpoints (the peers have no such
+/// settings).
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Lift the pacing of outgoing messages ([`SEND_PACING_LIFTED`]); else the defaults.
+    pub pacing_lifted: bool,
+    /// Lift the flood guard ([`FLOOD_GUARD_LIFTED`]); else the default. The submission
+    /// limits are always lifted.
+    pub flood_guard_lifted: bool,
+    /// More environment variables (e.g. `OMNIDESK_WEBHOOK_SECRET`, `WEBHOOK_ADDR`).
+    pub env: Vec<(String, String)>,
+}
+
+impl Tuning {
+    /// What every load phase uses: pacing and guards lifted, no webhook.
+    pub fn lifted() -> Self {
+        Self {
+            pacing_lifted: true,
+            flood_guard_lifted: true,
+            env: Vec::new(),
+        }
+    }
+
+    /// The bot's defaults, but for the submission limits.
+    pub fn defaults() -> Self {
+        Self {
+            pacing_lifted: false,
+            flood_guard_lifted: false,
+            env: Vec::new(),
+        }
+    }
+
+    fn config_lines(&self) -> String {
+        let pacing = if self.pacing_lifted {
+            SEND_PACING_LIFTED
+        } else {
+            ""
+        };
+        let flood = if self.flood_guard_lifted {
+            FLOOD_GUARD_LIFTED
+        } else {
+            ""
+        };
+        format!("{pacing}{flood}{SUBMISSION_LIMITS_LIFTED}")
+    }
+}
 
 /// A bot to measure.
 #[derive(Debug, Clone)]
@@ -150,8 +200,8 @@ pub fn parse_status(text: &str) -> Memory {
 }
 
 impl BotProcess {
-    /// Starts `peer` against `ends`, with its files in `dir`, and waits (at most 60 s) until
-    /// it polls `hub`.
+    /// Starts `peer` against `ends`, with its files in `dir`, limits lifted
+    /// ([`Tuning::lifted`]), and waits (at most 60 s) until it polls `hub`.
     ///
     /// # Errors
     ///
@@ -161,6 +211,21 @@ impl BotProcess {
         ends: &Endpoints,
         dir: &Path,
         hub: &Hub,
+    ) -> anyhow::Result<Self> {
+        Self::start_tuned(peer, ends, dir, hub, &Tuning::lifted()).await
+    }
+
+    /// [`BotProcess::start`] with `tuning` for this repository's bot.
+    ///
+    /// # Errors
+    ///
+    /// As [`BotProcess::start`].
+    pub async fn start_tuned(
+        peer: &Peer,
+        ends: &Endpoints,
+        dir: &Path,
+        hub: &Hub,
+        tuning: &Tuning,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let tag = ends.prefix.trim_end_matches(':');
@@ -173,16 +238,18 @@ impl BotProcess {
                 std::fs::write(
                     &config,
                     format!(
-                        "redis-prefix = {}\ndialogues-dir = {}\nlocales-dir = {}\npolling-timeout-secs = 1\nomnidesk-timeout-secs = 20\n{SEND_PACING_LIFTED}{USER_LIMITS_LIFTED}",
+                        "redis-prefix = {}\ndialogues-dir = {}\nlocales-dir = {}\npolling-timeout-secs = 1\nomnidesk-timeout-secs = 20\n{}",
                         toml_str(&ends.prefix),
                         toml_str(&repo.join("dialogues").display().to_string()),
                         toml_str(&repo.join("locales").display().to_string()),
+                        tuning.config_lines(),
                     ),
                 )?;
                 let mut c = tokio::process::Command::new(binary);
                 c.arg("run")
                     .env("BOT_CONFIG", &config)
                     .env("HTTP_ADDR", "127.0.0.1:0")
+                    .envs(tuning.env.iter().map(|(k, v)| (k, v)))
                     .current_dir(repo);
                 c
             }

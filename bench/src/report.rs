@@ -140,6 +140,15 @@ fn mib(kib: u64) -> f64 {
 /// 30 MB (decimal) in KiB: the memory targets.
 const THIRTY_MB_KIB: f64 = 30_000_000.0 / 1024.0;
 
+/// Ours ÷ aiogram's updates/s at saturation, at least.
+pub const AIOGRAM_RATIO_TARGET: f64 = 25.0;
+
+/// The bot's CPU time per update at saturation, at most (ms).
+pub const CPU_MS_TARGET: f64 = 0.1;
+
+/// Each step's p99 at the offered load, below (ms).
+pub const STEP_P99_TARGET_MS: f64 = 3.0;
+
 /// Dialogue-state Redis round trips: the most any update other than "Send" needed
 /// (Send also writes the outbox and the delivery record).
 pub fn dialogue_round_trips(r: &PeerReport) -> (f64, u64) {
@@ -164,7 +173,7 @@ pub fn verdicts(rust: &PeerReport, aiogram: Option<&PeerReport>, plan: &Plan) ->
     let ratio =
         aiogram.map(|a| rust.saturation.updates_per_sec / a.saturation.updates_per_sec.max(1e-9));
     v.push(Verdict {
-        target: "≥ 10× aiogram's updates/s".to_owned(),
+        target: format!("≥ {AIOGRAM_RATIO_TARGET:.0}× aiogram's updates/s"),
         measured: match (ratio, aiogram) {
             (Some(r), Some(a)) => format!(
                 "{r:.1}× ({:.0} vs {:.0} updates/s)",
@@ -172,7 +181,19 @@ pub fn verdicts(rust: &PeerReport, aiogram: Option<&PeerReport>, plan: &Plan) ->
             ),
             _ => "aiogram not run".to_owned(),
         },
-        met: ratio.map(|r| r >= 10.0),
+        met: ratio.map(|r| r >= AIOGRAM_RATIO_TARGET),
+    });
+    v.push(Verdict {
+        target: format!("bot CPU per update ≤ {CPU_MS_TARGET} ms (saturation)"),
+        measured: format!(
+            "{:.3} ms ({:.2} cores at {:.0} updates/s)",
+            rust.saturation_cpu.ms_per_update,
+            rust.saturation_cpu.cores,
+            rust.saturation.updates_per_sec
+        ),
+        met: Some(
+            rust.saturation.updates > 0 && rust.saturation_cpu.ms_per_update <= CPU_MS_TARGET,
+        ),
     });
     let achieved_ok = rust.offered.updates_per_sec >= 0.95 * f64::from(plan.offered_rate);
     v.push(Verdict {
@@ -182,6 +203,44 @@ pub fn verdicts(rust: &PeerReport, aiogram: Option<&PeerReport>, plan: &Plan) ->
             rust.offered.latency.p99_ms, rust.offered.updates_per_sec
         ),
         met: Some(rust.offered.latency.p99_ms < 5.0 && achieved_ok),
+    });
+    let worst = rust
+        .offered
+        .by_step
+        .iter()
+        .max_by(|a, b| a.1.p99_ms.total_cmp(&b.1.p99_ms));
+    let steps_ok = rust.offered.by_step.len() == crate::scenario::device_malfunction(0).len()
+        && rust.offered.by_step.iter().all(|(_, l)| l.count > 0);
+    v.push(Verdict {
+        target: format!(
+            "p99 < {STEP_P99_TARGET_MS} ms for every step at {} updates/s (Send until the case number)",
+            plan.offered_rate
+        ),
+        measured: match worst {
+            Some((step, l)) if steps_ok => {
+                let over = rust
+                    .offered
+                    .by_step
+                    .iter()
+                    .filter(|(_, l)| l.p99_ms >= STEP_P99_TARGET_MS)
+                    .count();
+                format!(
+                    "worst {step}: p99 {:.2} ms; {over} of {} steps at or over",
+                    l.p99_ms,
+                    rust.offered.by_step.len()
+                )
+            }
+            _ => "not every step was reached in the window".to_owned(),
+        },
+        met: Some(
+            steps_ok
+                && achieved_ok
+                && rust
+                    .offered
+                    .by_step
+                    .iter()
+                    .all(|(_, l)| l.p99_ms < STEP_P99_TARGET_MS),
+        ),
     });
     let (mean, max) = dialogue_round_trips(rust);
     v.push(Verdict {
@@ -235,6 +294,60 @@ fn three(l: &crate::stats::Summary) -> String {
         return "—".to_owned();
     }
     format!("{:.2} / {:.2} / {:.2}", l.p50_ms, l.p95_ms, l.p99_ms)
+}
+
+fn two(l: &crate::stats::Summary) -> String {
+    if l.count == 0 {
+        return "—".to_owned();
+    }
+    format!("{:.2} / {:.2}", l.p50_ms, l.p99_ms)
+}
+
+fn relay_counts(w: &crate::relay::RelayWindow) -> String {
+    format!("{} / {} / {}", w.relayed.arrived, w.posted, w.rejected)
+}
+
+fn relay_cell(p: &PeerReport, f: impl Fn(&crate::relay::RelayReport) -> String) -> String {
+    p.relay.as_ref().map_or_else(|| "—".to_owned(), f)
+}
+
+fn fair_cell(p: &PeerReport, f: impl Fn(&crate::fairness::Fairness) -> String) -> String {
+    p.fairness.as_ref().map_or_else(|| "—".to_owned(), f)
+}
+
+/// Each step's p50 / p99 at the offered load, one row per step, one column per bot.
+fn render_steps(s: &mut String, o: &Outcome, plan: &Plan) {
+    let Some(steps) = o.peers.iter().map(|p| p.offered.by_step.len()).max() else {
+        return;
+    };
+    if steps == 0 {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "{:<52}",
+        format!(
+            "per step at {} updates/s, p50 / p99 ms (target p99 < {STEP_P99_TARGET_MS} ms):",
+            plan.offered_rate
+        )
+    );
+    for i in 0..steps {
+        let label = o
+            .peers
+            .iter()
+            .find_map(|p| p.offered.by_step.get(i).map(|(l, _)| l.clone()))
+            .unwrap_or_default();
+        let _ = write!(s, "{:<52}", format!("  {label}"));
+        for p in &o.peers {
+            let cell = p
+                .offered
+                .by_step
+                .get(i)
+                .map_or_else(|| "—".to_owned(), |(_, l)| two(l));
+            let _ = write!(s, "{cell:>30}");
+        }
+        s.push('\n');
+    }
 }
 
 /// The human-readable report.
@@ -406,10 +519,103 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
         ratios(&|p| p.idle_rss_kib as f64, false),
     );
     row(
+        &format!(
+            "agent replies relayed/s ({} open cases, {} clients)",
+            plan.relay_cases, plan.relay_clients
+        ),
+        each(&|p| relay_cell(p, |r| format!("{:.0}", r.saturation.replies_per_sec))),
+        Vec::new(),
+    );
+    row(
+        "  webhook POST → 200 p50 / p99, ms",
+        each(&|p| relay_cell(p, |r| two(&r.saturation.answer))),
+        Vec::new(),
+    );
+    row(
+        "  webhook POST → sendMessage p50 / p99, ms",
+        each(&|p| relay_cell(p, |r| two(&r.saturation.relayed.latency))),
+        Vec::new(),
+    );
+    row(
+        "  relayed / posted / not answered 200",
+        each(&|p| relay_cell(p, |r| relay_counts(&r.saturation))),
+        Vec::new(),
+    );
+    row(
+        &format!(
+            "  at {} replies/s: POST → 200 p50 / p99, ms",
+            plan.relay_rate
+        ),
+        each(&|p| relay_cell(p, |r| two(&r.offered.answer))),
+        Vec::new(),
+    );
+    row(
+        "    POST → sendMessage p50 / p99, ms",
+        each(&|p| relay_cell(p, |r| two(&r.offered.relayed.latency))),
+        Vec::new(),
+    );
+    row(
+        "    relayed / posted / not answered 200",
+        each(&|p| relay_cell(p, |r| relay_counts(&r.offered))),
+        Vec::new(),
+    );
+    row(
+        "  per 10,000 open cases: Redis used_memory, MiB",
+        each(&|p| relay_cell(p, |r| format!("+{:.2}", r.redis_per_10k() / 1_048_576.0))),
+        Vec::new(),
+    );
+    row(
+        "  bot RSS before / after seeding / after replies",
+        each(&|p| {
+            relay_cell(p, |r| {
+                format!(
+                    "{:.1} / {:.1} / {:.1}",
+                    mib(r.rss_before_kib),
+                    mib(r.rss_after_seeding_kib),
+                    mib(r.rss_after_replies_kib)
+                )
+            })
+        }),
+        Vec::new(),
+    );
+    row(
+        &format!(
+            "fairness, default pacing ({} users, {} updates/s):",
+            plan.fair_users, plan.fair_rate
+        ),
+        each(&|_| String::new()),
+        Vec::new(),
+    );
+    row(
+        "  first reply p50 / p99, ms: users alone",
+        each(&|p| fair_cell(p, |f| two(&f.alone.first_reply))),
+        Vec::new(),
+    );
+    row(
+        &format!("  … beside a chat flooding {} updates/s", plan.flood_rate),
+        each(&|p| fair_cell(p, |f| two(&f.flooded.first_reply))),
+        Vec::new(),
+    );
+    row(
+        "  flooding chat: updates sent / bot messages to it",
+        each(&|p| fair_cell(p, |f| format!("{} / {}", f.flood.sent, f.flood.answers))),
+        Vec::new(),
+    );
+    row(
+        "  users' updates done, alone / flooded; stalled",
+        each(&|p| {
+            fair_cell(p, |f| {
+                format!("{} / {}; {}", f.alone.updates, f.flooded.updates, f.stalled)
+            })
+        }),
+        Vec::new(),
+    );
+    row(
         "intakes / cases / stalled users",
         each(&|p| format!("{} / {} / {}", p.intakes, p.cases, p.stalled)),
         Vec::new(),
     );
+    render_steps(&mut s, o, plan);
     if !others.is_empty() {
         let _ = writeln!(
             s,
@@ -482,6 +688,13 @@ mod tests {
             attachments_per_intake: 2,
             attachment_size: 1,
             attachments_only: false,
+            relay_cases: 10_000,
+            relay_clients: 32,
+            relay_rate: 200,
+            fair_users: 200,
+            fair_rate: 12,
+            fair_window: std::time::Duration::from_secs(8),
+            flood_rate: 1000,
         }
     }
 
@@ -561,6 +774,84 @@ mod tests {
 
         assert!(!report.contains("vs "), "{report}");
         assert_eq!(last(line(&report, "saturation (256 users)"), 1), ["3000"]);
+    }
+
+    fn verdict<'a>(v: &'a [Verdict], starts: &str) -> &'a Verdict {
+        v.iter()
+            .find(|v| v.target.starts_with(starts))
+            .unwrap_or_else(|| panic!("no verdict {starts:?} in {v:?}"))
+    }
+
+    #[test]
+    fn verdicts_hold_ours_to_25_times_aiogram_and_a_tenth_of_a_millisecond_per_update() {
+        let mut ours = peer(PeerKind::Ours, 4000.0, 0.09);
+        ours.saturation.updates = 12_000;
+        let aiogram = peer(PeerKind::Aiogram, 200.0, 2.5);
+
+        let v = verdicts(&ours, Some(&aiogram), &plan());
+
+        let ratio = verdict(&v, "≥ 25× aiogram");
+        assert_eq!(ratio.met, Some(false), "{ratio:?}");
+        assert!(ratio.measured.starts_with("20.0×"), "{ratio:?}");
+        assert_eq!(verdict(&v, "bot CPU per update ≤ 0.1 ms").met, Some(true));
+    }
+
+    #[test]
+    fn every_step_must_stay_under_three_milliseconds_at_the_offered_load() {
+        let mut ours = peer(PeerKind::Ours, 4000.0, 0.2);
+        ours.offered.updates_per_sec = 1000.0;
+        let fast = crate::stats::Summary {
+            count: 100,
+            p50_ms: 0.5,
+            p99_ms: 1.5,
+            ..crate::stats::Summary::default()
+        };
+        ours.offered.by_step = (1..=14).map(|i| (format!("{i}. step"), fast)).collect();
+        assert_eq!(
+            verdict(&verdicts(&ours, None, &plan()), "p99 < 3 ms for every step").met,
+            Some(true)
+        );
+
+        ours.offered.by_step[13].1.p99_ms = 3.2;
+        let v = verdicts(&ours, None, &plan());
+
+        let steps = verdict(&v, "p99 < 3 ms for every step");
+        assert_eq!(steps.met, Some(false));
+        assert!(
+            steps
+                .measured
+                .starts_with("worst 14. step: p99 3.20 ms; 1 of 14"),
+            "{steps:?}"
+        );
+        let report = render(&outcome(vec![ours]), &plan());
+        assert_eq!(last(line(&report, "  14. step"), 3), ["0.50", "/", "3.20"]);
+    }
+
+    #[test]
+    fn the_peers_have_no_relay_nor_fairness_figures() {
+        let mut ours = peer(PeerKind::Ours, 3000.0, 0.4);
+        ours.relay = Some(crate::relay::RelayReport {
+            cases: 10_000,
+            saturation: crate::relay::RelayWindow {
+                replies_per_sec: 850.0,
+                ..crate::relay::RelayWindow::default()
+            },
+            redis_before: 1_048_576,
+            redis_after: 3 * 1_048_576,
+            ..crate::relay::RelayReport::default()
+        });
+        let o = outcome(vec![ours, peer(PeerKind::Aiogram, 150.0, 6.0)]);
+
+        let report = render(&o, &plan());
+
+        let relayed = line(&report, "agent replies relayed/s");
+        assert_eq!(last(relayed, 2), ["850", "—"]);
+        let memory = line(&report, "  per 10,000 open cases: Redis used_memory");
+        assert_eq!(last(memory, 2), ["+2.00", "—"]);
+        assert_eq!(
+            last(line(&report, "  first reply p50 / p99, ms: users alone"), 2),
+            ["—", "—"]
+        );
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //!    then several users at once send 20 MB PNG documents that the bot must fetch from the
 //!    fake Telegram and stream to the fake Omnidesk; RSS is sampled every 10 ms and the
 //!    growth is `max(VmHWM, sampled peak) − baseline`.
+//! 4. **Agent replies** (own bot process, this repository's bot only): see [`crate::relay`].
+//! 5. **Fairness** with the default pacing (own bot process, this repository's bot only):
+//!    see [`crate::fairness`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -51,6 +54,20 @@ pub struct Plan {
     pub attachment_size: u64,
     /// Run only the attachment test.
     pub attachments_only: bool,
+    /// Open cases seeded for the relay phase (0: no relay phase).
+    pub relay_cases: usize,
+    /// Concurrent webhook clients in the relay phase's saturation window.
+    pub relay_clients: usize,
+    /// Replies a second in the relay phase's paced window.
+    pub relay_rate: u32,
+    /// Users in each fairness window (0: no fairness phase).
+    pub fair_users: usize,
+    /// Updates a second the fairness users offer in all.
+    pub fair_rate: u32,
+    /// Length of each fairness window.
+    pub fair_window: Duration,
+    /// Updates a second of the flooding chat.
+    pub flood_rate: u32,
 }
 
 /// Where things are.
@@ -190,10 +207,15 @@ pub struct PeerReport {
     pub calls: Counters,
     /// The attachment test, when run.
     pub attachments: Option<Attachments>,
+    /// Agents' replies relayed, when run.
+    pub relay: Option<crate::relay::RelayReport>,
+    /// Fairness with the default pacing, when run.
+    pub fairness: Option<crate::fairness::Fairness>,
 }
 
-struct Fakes {
-    hub: Arc<Hub>,
+/// The fake Bot API and the fake Omnidesk of one bot process.
+pub(crate) struct Fakes {
+    pub(crate) hub: Arc<Hub>,
     omnidesk: Arc<Omnidesk>,
     tg_url: String,
     od_url: String,
@@ -201,7 +223,7 @@ struct Fakes {
 }
 
 impl Fakes {
-    async fn start(
+    pub(crate) async fn start(
         script: Vec<crate::scenario::Step>,
         attachment_size: u64,
     ) -> anyhow::Result<Self> {
@@ -217,7 +239,7 @@ impl Fakes {
         })
     }
 
-    fn endpoints(&self, redis: &str, prefix: &str) -> Endpoints {
+    pub(crate) fn endpoints(&self, redis: &str, prefix: &str) -> Endpoints {
         Endpoints {
             telegram: self.tg_url.clone(),
             omnidesk: self.od_url.clone(),
@@ -259,7 +281,7 @@ pub fn split_redis_url(url: &str) -> anyhow::Result<(String, String, String)> {
     Ok((format!("redis://{auth}"), hostport, path.to_owned()))
 }
 
-fn prefix(env: &Env, peer: &Peer, phase: &str) -> String {
+pub(crate) fn prefix(env: &Env, peer: &Peer, phase: &str) -> String {
     let tag = match peer {
         Peer::Rust { .. } => "rs",
         Peer::Teloxide { .. } => "tx",
@@ -268,7 +290,7 @@ fn prefix(env: &Env, peer: &Peer, phase: &str) -> String {
     format!("bench-{}-{tag}-{phase}:", env.run_id)
 }
 
-async fn redis_conn(url: &str) -> anyhow::Result<redis::aio::MultiplexedConnection> {
+pub(crate) async fn redis_conn(url: &str) -> anyhow::Result<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(url).context("invalid REDIS_URL")?;
     client
         .get_multiplexed_async_connection()
@@ -276,7 +298,7 @@ async fn redis_conn(url: &str) -> anyhow::Result<redis::aio::MultiplexedConnecti
         .context("connecting to Redis")
 }
 
-async fn wait_for(mut done: impl FnMut() -> bool, timeout: Duration) -> bool {
+pub(crate) async fn wait_for(mut done: impl FnMut() -> bool, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if done() {
@@ -305,6 +327,20 @@ pub async fn run_peer(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Pee
         report.calibration = calibrate(peer, plan, env).await?;
         eprintln!("[{}] load", peer.name());
         load(peer, plan, env, &mut report).await?;
+        if matches!(peer, Peer::Rust { .. }) && plan.relay_cases > 0 {
+            eprintln!(
+                "[{}] agent replies: {} open cases, {} webhook clients for {:?}",
+                peer.name(),
+                plan.relay_cases,
+                plan.relay_clients,
+                plan.window
+            );
+            report.relay = Some(crate::relay::run(peer, plan, env).await?);
+        }
+        if matches!(peer, Peer::Rust { .. }) && plan.fair_users > 0 {
+            eprintln!("[{}] fairness, default pacing", peer.name());
+            report.fairness = Some(crate::fairness::run(peer, plan, env).await?);
+        }
     }
     if plan.attachment_intakes > 0 && matches!(peer, Peer::Rust { .. }) {
         eprintln!("[{}] attachments", peer.name());
@@ -382,7 +418,7 @@ async fn calibrate(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Calibr
 /// Deletes the phase's keys: those under its prefix and, for the teloxide peer, whose
 /// `RedisStorage` has no prefix, the dialogues of the phase's chats (keyed by bare chat
 /// id; finished intakes have already deleted theirs).
-async fn cleanup(env: &Env, peer: &Peer, pfx: &str, hub: &Hub) {
+pub(crate) async fn cleanup(env: &Env, peer: &Peer, pfx: &str, hub: &Hub) {
     let Ok(mut conn) = redis_conn(&env.redis_url).await else {
         eprintln!("warning: could not connect to Redis to delete {pfx}* keys");
         return;
@@ -420,7 +456,7 @@ async fn redis_use(
     })
 }
 
-async fn paced(hub: &Hub, rate: u32, window: Duration) {
+pub(crate) async fn paced(hub: &Hub, rate: u32, window: Duration) {
     let start = Instant::now();
     let mut issued = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
