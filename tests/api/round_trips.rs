@@ -71,5 +71,9 @@ async fn with_the_cache_off_each_update_reads_then_commits() {
 
     let calls = calls_to_review(&app, &user).await;
 
-    assert_eq!(calls, 2 * UPDATES_TO_REVIEW, "a read and a commit per update");
+    assert_eq!(
+        calls,
+        2 * UPDATES_TO_REVIEW,
+        "a read and a commit per update"
+    );
 }
