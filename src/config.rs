@@ -152,6 +152,10 @@ pub struct BotFile {
     /// The flood guard's window, in seconds.
     #[serde(default = "defaults::flood_window_secs")]
     pub flood_window_secs: u32,
+    /// Chats whose state (draft, profile, recent sends) the process keeps between updates,
+    /// so that an update costs one round trip to the store; 0 keeps none.
+    #[serde(default = "defaults::session_cache_chats")]
+    pub session_cache_chats: usize,
     /// Requests one process delivers at once.
     #[serde(default = "defaults::delivery_concurrency")]
     pub delivery_concurrency: u32,
@@ -250,6 +254,9 @@ mod defaults {
     }
     pub fn flood_window_secs() -> u32 {
         10
+    }
+    pub fn session_cache_chats() -> usize {
+        10_000
     }
     pub fn delivery_concurrency() -> u32 {
         32
@@ -555,6 +562,7 @@ locales-dir = "/app/locales"
 link-hosts = ["lk.waviot.ru", "*.example.org"]
 polling-timeout-secs = 20
 omnidesk-timeout-secs = 5
+session-cache-chats = 50000
 
 [schedule]
 time-zone = "Europe/Moscow"
@@ -579,6 +587,7 @@ labels = { device-malfunction = [101, 102] }
         assert_eq!(file.redis_prefix, "prod:");
         assert_eq!(file.omnidesk.custom_fields["modem-id"], "cf_25");
         assert_eq!(file.draft_ttl(), Duration::from_secs(3 * 86400));
+        assert_eq!(file.session_cache_chats, 50_000);
     }
 
     #[test]
@@ -612,5 +621,10 @@ labels = { device-malfunction = [101, 102] }
     #[test]
     fn defaults_keep_drafts_a_week() {
         assert_eq!(BotFile::default().draft_ttl_days, 7);
+    }
+
+    #[test]
+    fn defaults_cache_ten_thousand_chats() {
+        assert_eq!(BotFile::default().session_cache_chats, 10_000);
     }
 }

@@ -174,7 +174,7 @@ pub fn bot(settings: &Settings) -> Bot {
 }
 
 /// Opens the store named by the settings: Redis when `REDIS_URL` is set, else the
-/// embedded file `data-file`.
+/// embedded file `data-file`, caching `session-cache-chats` chats' states.
 ///
 /// # Errors
 ///
@@ -188,6 +188,7 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Store> {
         settings.bot.retention(),
     )
     .await
+    .map(|store| store.with_chat_cache(settings.bot.session_cache_chats))
 }
 
 /// Runs only the delivery worker, with `/healthz` and `/metrics` on `HTTP_ADDR`, until
@@ -343,6 +344,12 @@ impl Application {
             hooks,
             webhook: settings.webhook.clone(),
         })
+    }
+
+    /// The store the bot handles updates with (tests count its round trips).
+    #[doc(hidden)]
+    pub fn store(&self) -> Store {
+        self.state.store.clone()
     }
 
     /// Where `/healthz` and `/metrics` are served.

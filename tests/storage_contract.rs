@@ -14,7 +14,7 @@ use waviot_support_bot::storage::outbox::{Claim, Entry, now_ms};
 use waviot_support_bot::storage::relay::{
     AgentReply, Attachment, FollowUp, Held, Job, Relay, RelayEntry,
 };
-use waviot_support_bot::storage::{CaseRecord, LoadedSession, Store};
+use waviot_support_bot::storage::{CaseRecord, Change, ChatState, Committed, LoadedSession, Store};
 
 #[path = "common/keys.rs"]
 mod keys;
@@ -53,6 +53,11 @@ impl Harness {
 
     async fn store(&self) -> Store {
         self.store_with_ttl(TTL).await
+    }
+
+    /// A store caching the states of at most `chats` chats.
+    async fn cached_store(&self, chats: usize) -> Store {
+        self.store().await.with_chat_cache(chats)
     }
 
     async fn store_with_ttl(&self, ttl: Duration) -> Store {
@@ -129,6 +134,13 @@ contract!(
     relay_tokens_come_from_the_outbox_counter,
     a_relay_claim_returns_at_most_max,
     concurrent_relay_workers_keep_each_chain_in_order,
+    a_cached_chat_costs_one_call_per_update,
+    a_commit_on_a_stale_cached_revision_is_refused_and_answers_the_fresh_state,
+    a_presumed_new_chat_is_checked_by_the_commit,
+    forget_drops_the_cached_profile_in_every_process,
+    the_commit_reads_the_blocked_mark,
+    a_cached_session_past_the_draft_ttl_reads_as_none,
+    the_cache_never_grows_past_its_bound,
 );
 
 /// The entries of claims, in order.
@@ -1537,4 +1549,249 @@ mod file_only {
         let err = Store::open_file(path, TTL).await.expect_err("refused");
         assert!(err.to_string().contains("newer version"), "{err:#}");
     }
+}
+
+// ---- the chat-state cache ----
+
+/// Steps `read` to `session(update)` (with `profile` written when given) and commits it.
+async fn commit_step(
+    store: &Store,
+    chat: i64,
+    user: u64,
+    read: &ChatState,
+    update: i64,
+    profile: Option<Profile>,
+) -> Committed {
+    store
+        .commit_update(
+            chat,
+            user,
+            read,
+            Change {
+                session: session(update),
+                profile_changed: profile.is_some(),
+                profile: profile.unwrap_or_else(|| read.profile.clone()),
+                outgoing: None,
+            },
+        )
+        .await
+        .expect("commit")
+}
+
+fn written(committed: &Committed) -> bool {
+    matches!(committed, Committed::Written { .. })
+}
+
+/// The first update of a new chat and every later one cost one call each: the commit.
+async fn a_cached_chat_costs_one_call_per_update(h: &Harness) {
+    let store = h.cached_store(100).await;
+    let before = store.backend_calls();
+    let read = store.chat_for_update(1, 10, true).await.expect("read");
+    assert!(read.is_presumed(), "nothing cached: a new chat presumed");
+    assert!(written(
+        &commit_step(&store, 1, 10, &read, 1, Some(profile())).await
+    ));
+    for update in 2..=4 {
+        let read = store.chat_for_update(1, 10, true).await.expect("read");
+        assert!(!read.is_presumed());
+        assert_eq!(read.revision, u64::try_from(update - 1).expect("small"));
+        assert_eq!(read.profile, profile(), "the cached profile");
+        assert_eq!(last_update(&read), Some(update - 1));
+        assert!(written(
+            &commit_step(&store, 1, 10, &read, update, None).await
+        ));
+    }
+    assert_eq!(store.backend_calls() - before, 4, "one call per update");
+    let stored = h.store().await.load_chat(1, 10).await.expect("load");
+    assert_eq!(stored.revision, 4);
+    assert_eq!(found(stored.session).last_update_id, Some(4));
+    assert_eq!(stored.profile, profile());
+}
+
+/// Two processes on one chat: one steps on its cached state after the other committed;
+/// its commit is refused, writes nothing, and answers the other's state.
+async fn a_commit_on_a_stale_cached_revision_is_refused_and_answers_the_fresh_state(h: &Harness) {
+    let a = h.cached_store(100).await;
+    let b = h.cached_store(100).await;
+    let read = a.chat_for_update(4, 40, true).await.expect("read");
+    assert!(written(&commit_step(&a, 4, 40, &read, 1, None).await));
+    // The other process commits the chat (through its own cache: a miss, then a refusal
+    // answering the state, then a write).
+    let read_b = b.chat_for_update(4, 40, true).await.expect("read");
+    let Committed::Stale(fresh_b) = commit_step(&b, 4, 40, &read_b, 9, None).await else {
+        panic!("the chat is not new")
+    };
+    assert_eq!(fresh_b.revision, 1);
+    assert!(written(
+        &commit_step(&b, 4, 40, &fresh_b, 2, Some(profile())).await
+    ));
+    // The first process's cached revision is stale now.
+    let stale = a.chat_for_update(4, 40, true).await.expect("read");
+    assert_eq!(stale.revision, 1, "from the cache");
+    let Committed::Stale(fresh) = commit_step(&a, 4, 40, &stale, 3, None).await else {
+        panic!("a stale revision is refused")
+    };
+    assert_eq!(fresh.revision, 2);
+    assert_eq!(fresh.profile, profile(), "the other process's profile");
+    assert_eq!(last_update(&fresh), Some(2));
+    let stored = h.store().await.load_chat(4, 40).await.expect("load");
+    assert_eq!(
+        found(stored.session).last_update_id,
+        Some(2),
+        "nothing written"
+    );
+    // Stepped again on the answered state, the commit goes through and is cached.
+    assert!(written(&commit_step(&a, 4, 40, &fresh, 3, None).await));
+    let next = a.chat_for_update(4, 40, true).await.expect("read");
+    assert_eq!(next.revision, 3);
+    assert_eq!(next.profile, profile());
+    assert_eq!(found(next.session).last_update_id, Some(3));
+}
+
+/// A process with nothing cached presumes a new chat; the commit refuses the guess when
+/// the chat has a session (even an undecodable one) or the user a profile.
+async fn a_presumed_new_chat_is_checked_by_the_commit(h: &Harness) {
+    let plain = h.store().await;
+    let store = h.cached_store(100).await;
+    // A profile but no session (the draft expired, say).
+    let p = profile();
+    assert!(
+        plain
+            .commit(5, 0, &session(1), Some((50, &p)), None)
+            .await
+            .expect("commit")
+    );
+    plain
+        .write_raw_session(6, "{not json")
+        .await
+        .expect("write");
+    let read = store.chat_for_update(5, 50, true).await.expect("read");
+    assert!(read.is_presumed());
+    let Committed::Stale(fresh) = commit_step(&store, 5, 50, &read, 2, None).await else {
+        panic!("the chat is not new")
+    };
+    assert_eq!(fresh.profile, p);
+    let read = store.chat_for_update(6, 60, true).await.expect("read");
+    let Committed::Stale(fresh) = commit_step(&store, 6, 60, &read, 2, None).await else {
+        panic!("the chat has a session")
+    };
+    assert!(matches!(fresh.session, LoadedSession::Undecodable));
+    // Without `presume`, or with the cache off, the store is read.
+    assert!(
+        !store
+            .chat_for_update(7, 70, false)
+            .await
+            .expect("read")
+            .is_presumed()
+    );
+    assert!(
+        !plain
+            .chat_for_update(7, 70, true)
+            .await
+            .expect("read")
+            .is_presumed()
+    );
+}
+
+/// Forgetting a user drops their cached state here, and moves the revision on so that
+/// another process's cached state is refused too.
+async fn forget_drops_the_cached_profile_in_every_process(h: &Harness) {
+    let a = h.cached_store(100).await;
+    let b = h.cached_store(100).await;
+    for (chat, user) in [(8, 80), (9, 90)] {
+        for store in [&a, &b] {
+            let read = store
+                .chat_for_update(chat, user, false)
+                .await
+                .expect("read");
+            assert!(written(
+                &commit_step(store, chat, user, &read, read_next(&read), Some(profile())).await
+            ));
+        }
+    }
+    // `b`'s entries are current, `a`'s stale; `a` forgets user 80.
+    a.forget(80, 8).await.expect("forget");
+    let read = a.chat_for_update(8, 80, false).await.expect("read");
+    assert_eq!(read.profile, Profile::default(), "read from the store");
+    let cached_elsewhere = b.chat_for_update(8, 80, false).await.expect("read");
+    assert_eq!(cached_elsewhere.profile, profile(), "b's copy");
+    let Committed::Stale(fresh) = commit_step(&b, 8, 80, &cached_elsewhere, 10, None).await else {
+        panic!("forgetting moved the revision on")
+    };
+    assert_eq!(fresh.profile, Profile::default());
+    // The other user is untouched.
+    let other = b.chat_for_update(9, 90, false).await.expect("read");
+    assert!(written(&commit_step(&b, 9, 90, &other, 10, None).await));
+}
+
+/// The last update applied to a read's session.
+fn last_update(read: &ChatState) -> Option<i64> {
+    match &read.session {
+        LoadedSession::Found(s) => s.last_update_id,
+        _ => None,
+    }
+}
+
+/// The next update id after a read's session.
+fn read_next(read: &ChatState) -> i64 {
+    match &read.session {
+        LoadedSession::Found(s) => s.last_update_id.unwrap_or(0) + 1,
+        _ => 1,
+    }
+}
+
+/// The blocked mark, set and cleared outside the commit, is read by it.
+async fn the_commit_reads_the_blocked_mark(h: &Harness) {
+    let store = h.cached_store(100).await;
+    let read = store.chat_for_update(3, 30, true).await.expect("read");
+    assert!(matches!(
+        commit_step(&store, 3, 30, &read, 1, None).await,
+        Committed::Written { blocked: false }
+    ));
+    store.set_blocked(3).await.expect("set");
+    let read = store.chat_for_update(3, 30, true).await.expect("read");
+    assert!(matches!(
+        commit_step(&store, 3, 30, &read, 2, None).await,
+        Committed::Written { blocked: true }
+    ));
+    store.clear_blocked(3).await.expect("clear");
+    let read = store.chat_for_update(3, 30, true).await.expect("read");
+    assert!(matches!(
+        commit_step(&store, 3, 30, &read, 3, None).await,
+        Committed::Written { blocked: false }
+    ));
+}
+
+/// A cached session older than the draft TTL reads as none, as the stored one does.
+async fn a_cached_session_past_the_draft_ttl_reads_as_none(h: &Harness) {
+    let store = h
+        .store_with_ttl(Duration::from_millis(400))
+        .await
+        .with_chat_cache(100);
+    let read = store.chat_for_update(2, 20, true).await.expect("read");
+    assert!(written(&commit_step(&store, 2, 20, &read, 1, None).await));
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let read = store.chat_for_update(2, 20, true).await.expect("read");
+    assert!(matches!(read.session, LoadedSession::None));
+    assert!(written(&commit_step(&store, 2, 20, &read, 2, None).await));
+    let stored = h.store().await.load_chat(2, 20).await.expect("load");
+    assert_eq!(found(stored.session).last_update_id, Some(2));
+}
+
+async fn the_cache_never_grows_past_its_bound(h: &Harness) {
+    let store = h.cached_store(3).await;
+    for chat in 0..10 {
+        let user = u64::try_from(chat).expect("small");
+        let read = store.chat_for_update(chat, user, true).await.expect("read");
+        assert!(written(
+            &commit_step(&store, chat, user, &read, 1, None).await
+        ));
+        assert!(store.cached_chats() <= 3, "{} cached", store.cached_chats());
+    }
+    assert_eq!(store.cached_chats(), 3);
+    // The least recently used went first.
+    let last = store.chat_for_update(9, 9, true).await.expect("read");
+    assert!(!last.is_presumed(), "cached");
+    let first = store.chat_for_update(0, 0, true).await.expect("read");
+    assert!(first.is_presumed(), "evicted");
 }

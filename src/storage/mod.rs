@@ -11,6 +11,11 @@
 //! [`Store::open`] picks one from the settings. The rest of the code sees only [`Store`],
 //! [`Outbox`] and [`Relay`]; each method dispatches to the backend.
 //!
+//! A dialogue update goes through [`Store::chat_for_update`] and [`Store::commit_update`]:
+//! one round trip to the backend (the commit) when this process has the chat's state in
+//! its bounded cache (see `cache` for why that is safe), or when it presumes a new chat;
+//! a refused commit answers with the state to step again on.
+//!
 //! # The contract (both backends, checked by the same test suite)
 //!
 //! - **Sessions.** [`Store::commit`] writes a chat's [`StoredSession`]; [`Store::load_session`]
@@ -27,7 +32,9 @@
 //!   [`Store::commit`] are all written or none is: a request is either still a draft or
 //!   safely queued, never lost in between. Each session has a revision; a commit writes
 //!   only if the session is still at the revision its writer read, so two processes
-//!   handling one chat at once never overwrite each other's answer.
+//!   handling one chat at once never overwrite each other's answer. A refused commit
+//!   writes nothing and answers with the chat's state as stored. Forgetting a user moves
+//!   their chat's revision on.
 //! - **Blocked marks** are set, cleared and read per chat.
 //! - **Outbox** (see [`outbox`] for the design): an entry is waiting (with a due time)
 //!   or parked, or it was delivered (its case number kept 30 days). [`Outbox::claim`] takes
@@ -72,16 +79,20 @@
 //! systems, which is what Redis is for.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use intake_core::dialogue::{Profile, StoredSession};
 
+mod cache;
 pub mod outbox;
 mod redis_store;
 pub mod relay;
 mod sqlite_store;
 
-use outbox::{Entry, Outbox};
+use cache::{Cached, ChatCache};
+use outbox::{Entry, Outbox, now_ms};
 use relay::Relay;
 
 pub(crate) use redis_store::RedisStore;
@@ -189,12 +200,110 @@ pub struct ChatState {
     pub session: LoadedSession,
     /// The user's profile (default when none).
     pub profile: Profile,
-    /// Whether the chat's user blocked the bot.
+    /// Whether the chat's user blocked the bot (always `false` in a state taken from the
+    /// cache or presumed: the commit tells, see [`Committed::Written`]).
     pub blocked: bool,
     /// The revision of the session read; a commit must name it ([`Store::commit`]).
     pub revision: u64,
     /// When the user sent requests within [`SENDS_KEPT`] (Unix ms).
     pub sent: Vec<i64>,
+    basis: Basis,
+}
+
+/// Where a [`ChatState`] came from, which decides what its commit checks and renews.
+#[derive(Debug, Clone, Copy)]
+enum Basis {
+    /// Read from the store (its profile's expiry renewed), the read sent at `at`.
+    Stored { at: Instant },
+    /// Taken from this process's cache, its profile's expiry last renewed at `renewed`;
+    /// `renew`: the commit renews it.
+    Cached { renew: bool, renewed: Instant },
+    /// Nothing cached: a new chat presumed (no session, profile or sends), which the
+    /// commit checks.
+    Presumed,
+}
+
+impl ChatState {
+    /// The state of `raw` as read from the store, the read sent at `at`.
+    fn stored(raw: RawChat, at: Instant) -> Self {
+        let (session, revision, profile, blocked, sent) = raw;
+        Self {
+            session: decode_session(session),
+            profile: profile
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
+            blocked,
+            revision,
+            sent,
+            basis: Basis::Stored { at },
+        }
+    }
+
+    /// Whether this is a new chat presumed rather than read (a step on it must have no
+    /// effect outside the commit).
+    pub fn is_presumed(&self) -> bool {
+        matches!(self.basis, Basis::Presumed)
+    }
+}
+
+/// What a dialogue update writes to its chat ([`Store::commit_update`]).
+#[derive(Debug)]
+pub struct Change<'a> {
+    /// The chat's new session.
+    pub session: StoredSession,
+    /// The user's profile after the update.
+    pub profile: Profile,
+    /// Whether the update changed the profile (it is written only then).
+    pub profile_changed: bool,
+    /// The request the update sent, if it sent one.
+    pub outgoing: Option<&'a Entry>,
+}
+
+/// How a dialogue update's commit went.
+#[derive(Debug)]
+pub enum Committed {
+    /// Written (and cached).
+    Written {
+        /// Whether the chat is marked blocked (read in the same step).
+        blocked: bool,
+    },
+    /// Nothing written: the chat is not as the update read it (another writer committed
+    /// it, its keys expired, or the presumed new chat is not new). The state stored now,
+    /// to step the update again on.
+    Stale(ChatState),
+}
+
+/// A chat's state as a backend reads it: session text, revision, profile text, blocked
+/// mark, recent sends.
+pub(crate) type RawChat = (Option<String>, u64, Option<String>, bool, Vec<i64>);
+
+/// A commit as the backends take it.
+pub(crate) struct CommitRequest<'a> {
+    /// The chat.
+    pub(crate) chat_id: i64,
+    /// Whose profile is written or renewed, and whose state is read back when refused.
+    pub(crate) user_id: u64,
+    /// The revision the writer read.
+    pub(crate) revision: u64,
+    /// The writer presumed a new chat: also required are no session, no profile and no
+    /// recent sends.
+    pub(crate) fresh: bool,
+    /// Push the profile's expiry forward (when no profile is written).
+    pub(crate) renew_profile: bool,
+    /// The session to write.
+    pub(crate) session: &'a StoredSession,
+    /// The profile to write, if any.
+    pub(crate) profile: Option<&'a Profile>,
+    /// The outbox entry to queue, if any.
+    pub(crate) outgoing: Option<&'a Entry>,
+}
+
+/// What a backend's commit answers.
+pub(crate) enum CommitAnswer {
+    /// Written; whether the chat is marked blocked.
+    Written { blocked: bool },
+    /// Refused; the state stored.
+    Stale(RawChat),
 }
 
 /// The backend behind a [`Store`], its [`Outbox`] and its [`Relay`].
@@ -218,10 +327,13 @@ macro_rules! dispatch {
 pub(crate) use dispatch;
 
 /// Sessions, profiles, blocked marks, case records, the outbox and the relay, in Redis or
-/// in a file.
+/// in a file, with a cache of chat states (off unless [`Store::with_chat_cache`]).
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    cache: Arc<ChatCache>,
+    retention: Retention,
+    calls: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -230,8 +342,13 @@ impl std::fmt::Debug for Store {
             Backend::Redis(r) => f
                 .debug_struct("Store")
                 .field("redis_prefix", &r.prefix())
+                .field("cache", &self.cache)
                 .finish(),
-            Backend::File(s) => f.debug_struct("Store").field("file", &s.path()).finish(),
+            Backend::File(s) => f
+                .debug_struct("Store")
+                .field("file", &s.path())
+                .field("cache", &self.cache)
+                .finish(),
         }
     }
 }
@@ -285,9 +402,10 @@ impl Store {
         prefix: &str,
         retention: Retention,
     ) -> anyhow::Result<Self> {
-        Ok(Self {
-            backend: Backend::Redis(RedisStore::connect(url, prefix, retention).await?),
-        })
+        Ok(Self::over(
+            Backend::Redis(RedisStore::connect(url, prefix, retention).await?),
+            retention,
+        ))
     }
 
     /// Opens (creating it and its folder if needed) the embedded store in `path`.
@@ -305,9 +423,47 @@ impl Store {
     ///
     /// The file cannot be created or opened, or holds a newer schema.
     pub async fn open_file_with(path: &Path, retention: Retention) -> anyhow::Result<Self> {
-        Ok(Self {
-            backend: Backend::File(FileStore::open(path, retention).await?),
-        })
+        Ok(Self::over(
+            Backend::File(FileStore::open(path, retention).await?),
+            retention,
+        ))
+    }
+
+    fn over(backend: Backend, retention: Retention) -> Self {
+        Self {
+            backend,
+            cache: Arc::new(ChatCache::new(0, retention)),
+            retention,
+            calls: Arc::default(),
+        }
+    }
+
+    /// The same store, caching the states of at most `chats` chats for dialogue updates
+    /// (none for 0); its clones share that cache.
+    #[must_use]
+    pub fn with_chat_cache(mut self, chats: usize) -> Self {
+        self.cache = Arc::new(ChatCache::new(chats, self.retention));
+        self
+    }
+
+    /// The backend, counting the call.
+    fn backend(&self) -> &Backend {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        &self.backend
+    }
+
+    /// Calls this store and its clones made to the backend (not through an outbox or a
+    /// relay): one Redis round trip each, bar `cases_of` (two) and the reload of a
+    /// script the server lost.
+    #[doc(hidden)]
+    pub fn backend_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// How many chats' states are cached.
+    #[doc(hidden)]
+    pub fn cached_chats(&self) -> usize {
+        self.cache.len()
     }
 
     /// Reads what handling an update needs: the chat's session and its revision, the
@@ -317,18 +473,115 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn load_chat(&self, chat_id: i64, user_id: u64) -> anyhow::Result<ChatState> {
-        let (session, revision, profile, blocked, sent) =
-            dispatch!(&self.backend, b => b.load_chat(chat_id, user_id).await)?;
-        let profile = profile
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        Ok(ChatState {
-            session: decode_session(session),
-            profile,
-            blocked,
-            revision,
-            sent,
-        })
+        let at = Instant::now();
+        let raw = dispatch!(self.backend(), b => b.load_chat(chat_id, user_id).await)?;
+        Ok(ChatState::stored(raw, at))
+    }
+
+    /// The state a dialogue update of the chat steps on, taken out of the cache when it
+    /// is there (no round trip). Else, with the cache on and `presume` set, a new chat
+    /// (no session, profile or sends) that the commit checks; else read from the store
+    /// ([`Self::load_chat`]).
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable.
+    pub async fn chat_for_update(
+        &self,
+        chat_id: i64,
+        user_id: u64,
+        presume: bool,
+    ) -> anyhow::Result<ChatState> {
+        if let Some(cached) = self.cache.take(chat_id, user_id) {
+            let renew = self.cache.renewal_due(&cached);
+            let since = now_ms() - i64::try_from(SENDS_KEPT.as_millis()).unwrap_or(i64::MAX);
+            return Ok(ChatState {
+                session: LoadedSession::Found(Box::new(cached.session)),
+                profile: cached.profile,
+                blocked: false,
+                revision: cached.revision,
+                sent: cached.sent.into_iter().filter(|at| *at >= since).collect(),
+                basis: Basis::Cached {
+                    renew,
+                    renewed: cached.renewed,
+                },
+            });
+        }
+        if presume && self.cache.enabled() {
+            return Ok(ChatState {
+                session: LoadedSession::None,
+                profile: Profile::default(),
+                blocked: false,
+                revision: 0,
+                sent: Vec::new(),
+                basis: Basis::Presumed,
+            });
+        }
+        self.load_chat(chat_id, user_id).await
+    }
+
+    /// Commits a dialogue update stepped on `read` (from [`Self::chat_for_update`], or a
+    /// [`Committed::Stale`] answer) in one transaction, if the chat is still as read: the
+    /// session, the profile when changed (else its expiry renewed when due) and the
+    /// outbox entry; the new state is then cached. Otherwise nothing is written and the
+    /// answer holds the chat's state as stored, to step again on.
+    ///
+    /// # Errors
+    ///
+    /// The store is unreachable; nothing is written then.
+    pub async fn commit_update(
+        &self,
+        chat_id: i64,
+        user_id: u64,
+        read: &ChatState,
+        change: Change<'_>,
+    ) -> anyhow::Result<Committed> {
+        let (fresh, renew_profile) = match read.basis {
+            Basis::Stored { .. } => (false, false),
+            Basis::Cached { renew, .. } => (false, renew),
+            Basis::Presumed => (true, false),
+        };
+        let request = CommitRequest {
+            chat_id,
+            user_id,
+            revision: read.revision,
+            fresh,
+            renew_profile,
+            session: &change.session,
+            profile: change.profile_changed.then_some(&change.profile),
+            outgoing: change.outgoing,
+        };
+        let sent_at = Instant::now();
+        let answer = dispatch!(self.backend(), b => b.commit(&request).await)?;
+        let blocked = match answer {
+            CommitAnswer::Written { blocked } => blocked,
+            CommitAnswer::Stale(raw) => {
+                return Ok(Committed::Stale(ChatState::stored(raw, sent_at)));
+            }
+        };
+        let renewed = match read.basis {
+            _ if change.profile_changed || renew_profile => sent_at,
+            Basis::Stored { at } => at,
+            Basis::Cached { renewed, .. } => renewed,
+            Basis::Presumed => sent_at,
+        };
+        let mut sent = read.sent.clone();
+        if change.outgoing.is_some() {
+            sent.push(now_ms());
+        }
+        self.cache.put(
+            chat_id,
+            Cached {
+                user_id,
+                session: change.session,
+                revision: read.revision.saturating_add(1),
+                profile: change.profile,
+                sent,
+                committed: sent_at,
+                renewed,
+            },
+        );
+        Ok(Committed::Written { blocked })
     }
 
     /// Reads a chat's session.
@@ -337,7 +590,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn load_session(&self, chat_id: i64) -> anyhow::Result<LoadedSession> {
-        let raw = dispatch!(&self.backend, b => b.load_session(chat_id).await)?;
+        let raw = dispatch!(self.backend(), b => b.load_session(chat_id).await)?;
         Ok(decode_session(raw))
     }
 
@@ -347,7 +600,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn load_profile(&self, user_id: u64) -> anyhow::Result<Profile> {
-        let raw = dispatch!(&self.backend, b => b.load_profile(user_id).await)?;
+        let raw = dispatch!(self.backend(), b => b.load_profile(user_id).await)?;
         Ok(raw
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default())
@@ -356,7 +609,7 @@ impl Store {
     /// Writes a chat's session, the profile when given, and the outbox entry when given,
     /// all in one transaction, if the session is still at `revision` (as read by
     /// [`Self::load_chat`]); `false` when another writer committed since (nothing is
-    /// written then: read again and step again).
+    /// written then: read again and step again). The chat's cached state is dropped.
     ///
     /// # Errors
     ///
@@ -369,7 +622,22 @@ impl Store {
         profile: Option<(u64, &Profile)>,
         outgoing: Option<&Entry>,
     ) -> anyhow::Result<bool> {
-        dispatch!(&self.backend, b => b.commit(chat_id, revision, session, profile, outgoing).await)
+        self.cache.drop_chat(chat_id);
+        let request = CommitRequest {
+            chat_id,
+            user_id: profile
+                .map(|(id, _)| id)
+                .or_else(|| outgoing.map(|e| e.outgoing.sender.id))
+                .unwrap_or_default(),
+            revision,
+            fresh: false,
+            renew_profile: false,
+            session,
+            profile: profile.map(|(_, p)| p),
+            outgoing,
+        };
+        let answer = dispatch!(self.backend(), b => b.commit(&request).await)?;
+        Ok(matches!(answer, CommitAnswer::Written { .. }))
     }
 
     /// Checks the store answers.
@@ -378,7 +646,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.ping().await)
+        dispatch!(self.backend(), b => b.ping().await)
     }
 
     /// The outbox in the same store.
@@ -397,7 +665,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn save_case(&self, record: &CaseRecord) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.save_case(record).await)
+        dispatch!(self.backend(), b => b.save_case(record).await)
     }
 
     /// The record of a case (none when unknown, expired or undecodable).
@@ -406,7 +674,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn case(&self, case_id: i64) -> anyhow::Result<Option<CaseRecord>> {
-        let raw = dispatch!(&self.backend, b => b.case(case_id).await)?;
+        let raw = dispatch!(self.backend(), b => b.case(case_id).await)?;
         Ok(raw.and_then(|json| serde_json::from_str(&json).ok()))
     }
 
@@ -416,7 +684,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn cases_of(&self, user_id: u64) -> anyhow::Result<Vec<CaseRecord>> {
-        let raw = dispatch!(&self.backend, b => b.cases_of(user_id).await)?;
+        let raw = dispatch!(self.backend(), b => b.cases_of(user_id).await)?;
         let mut cases: Vec<CaseRecord> = raw
             .iter()
             .filter_map(|json| serde_json::from_str(json).ok())
@@ -437,7 +705,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn my_requests(&self, user_id: u64, limit: usize) -> anyhow::Result<Vec<MyRequest>> {
-        let raw = dispatch!(&self.backend, b => b.my_requests(user_id).await)?;
+        let raw = dispatch!(self.backend(), b => b.my_requests(user_id).await)?;
         let since = outbox::now_ms() - i64::try_from(MINE_KEPT.as_millis()).unwrap_or(i64::MAX);
         let mut mine: Vec<MyRequest> = raw
             .iter()
@@ -450,13 +718,16 @@ impl Store {
     }
 
     /// Deletes what is kept about a user: their profile, the blocked mark of their chat,
-    /// the list of their requests and the records of their cases.
+    /// the list of their requests and the records of their cases. Their chat's revision
+    /// moves on (so no process commits on a state read before) and its cached state is
+    /// dropped.
     ///
     /// # Errors
     ///
     /// The store is unreachable.
     pub async fn forget(&self, user_id: u64, chat_id: i64) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.forget(user_id, chat_id).await)
+        self.cache.drop_chat(chat_id);
+        dispatch!(self.backend(), b => b.forget(user_id, chat_id).await)
     }
 
     /// Marks a chat whose user blocked the bot (cleared when they write again).
@@ -465,7 +736,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn set_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.set_blocked(chat_id).await)
+        dispatch!(self.backend(), b => b.set_blocked(chat_id).await)
     }
 
     /// Clears the blocked mark of a chat.
@@ -474,7 +745,7 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn clear_blocked(&self, chat_id: i64) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.clear_blocked(chat_id).await)
+        dispatch!(self.backend(), b => b.clear_blocked(chat_id).await)
     }
 
     /// Whether the chat's user blocked the bot.
@@ -483,13 +754,14 @@ impl Store {
     ///
     /// The store is unreachable.
     pub async fn is_blocked(&self, chat_id: i64) -> anyhow::Result<bool> {
-        dispatch!(&self.backend, b => b.is_blocked(chat_id).await)
+        dispatch!(self.backend(), b => b.is_blocked(chat_id).await)
     }
 
     /// Stores `raw` as a chat's session text, bypassing encoding (tests of old or corrupt
     /// data).
     #[doc(hidden)]
     pub async fn write_raw_session(&self, chat_id: i64, raw: &str) -> anyhow::Result<()> {
-        dispatch!(&self.backend, b => b.write_raw_session(chat_id, raw).await)
+        self.cache.drop_chat(chat_id);
+        dispatch!(self.backend(), b => b.write_raw_session(chat_id, raw).await)
     }
 }

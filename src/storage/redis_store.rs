@@ -32,11 +32,13 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use intake_core::dialogue::{Profile, StoredSession};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use super::{CASES_KEPT, CaseRecord, MINE_KEPT, MyRequest, Retention, SENDS_KEPT};
+use super::{
+    CASES_KEPT, CaseRecord, CommitAnswer, CommitRequest, MINE_KEPT, MyRequest, RawChat, Retention,
+    SENDS_KEPT,
+};
 use crate::storage::outbox::{DELIVERED_TTL, Entry, Parked, now_ms, unpark};
 use crate::storage::relay::SEEN_KEPT;
 
@@ -165,30 +167,48 @@ end
 return out
 ";
 
-/// Deletes what is kept about a user: KEYS = profile, blocked mark, requests, case ids;
-/// ARGV = prefix of case records.
+/// Deletes what is kept about a user and moves their chat's revision on (so no process
+/// commits on a state it read before): KEYS = profile, blocked mark, requests, case ids,
+/// the chat's revision; ARGV = prefix of case records.
 const FORGET: &str = r"
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   redis.call('DEL', ARGV[1] .. id)
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+if redis.call('EXISTS', KEYS[5]) == 1 then
+  redis.call('INCR', KEYS[5])
+end
 return 1
 ";
 
 /// Commits a chat if its session is at the expected revision: KEYS = session, revision,
-/// profile, outbox items, outbox due, sender's sends, sender's requests; ARGV = expected
-/// revision, session JSON, draft TTL ms, profile JSON or '', entry id or '', entry JSON,
-/// now ms, profile TTL ms, sends kept ms, request record JSON, requests kept ms. Returns 1
-/// when written, else 0.
+/// profile, outbox items, outbox due, sender's sends, sender's requests, blocked mark,
+/// reader's sends; ARGV = expected revision, session JSON, draft TTL ms, profile JSON or
+/// '', entry id or '', entry JSON, now ms, profile TTL ms, sends kept ms, request record
+/// JSON, requests kept ms, '1' when the writer presumed a new chat (no session, profile
+/// or recent sends either), '1' to renew the profile's expiry.
+/// Returns {1, blocked} when written, else {0, blocked, session, revision, profile (its
+/// expiry renewed), reader's recent sends with their times}: the state to step again on.
 const COMMIT: &str = r"
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-if current ~= tonumber(ARGV[1]) then
-  return 0
+local since = tonumber(ARGV[7]) - tonumber(ARGV[9])
+local stale = current ~= tonumber(ARGV[1])
+if not stale and ARGV[12] == '1' then
+  stale = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0
+    or redis.call('ZCOUNT', KEYS[9], since, '+inf') > 0
+end
+local blocked = redis.call('EXISTS', KEYS[8])
+if stale then
+  return {0, blocked, redis.call('GET', KEYS[1]), current,
+    redis.call('GETEX', KEYS[3], 'PX', ARGV[8]),
+    redis.call('ZRANGEBYSCORE', KEYS[9], since, '+inf', 'WITHSCORES')}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('SET', KEYS[2], current + 1, 'PX', ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[8])
+elseif ARGV[13] == '1' then
+  redis.call('PEXPIRE', KEYS[3], ARGV[8])
 end
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
@@ -199,8 +219,12 @@ if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[7], ARGV[5], ARGV[10])
   redis.call('PEXPIRE', KEYS[7], ARGV[11])
 end
-return 1
+return {1, blocked}
 ";
+
+/// The commit script, hashed once.
+static COMMIT_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(COMMIT));
 
 /// Milliseconds of a duration, at least 1.
 fn as_ms(d: Duration) -> u64 {
@@ -236,11 +260,16 @@ impl RedisStore {
             .query_async(&mut conn)
             .await
             .context("Redis did not answer PING")?;
-        Ok(Self {
+        let store = Self {
             conn,
             prefix: prefix.to_owned(),
             retention,
-        })
+        };
+        store
+            .load_scripts()
+            .await
+            .context("Redis did not load the scripts")?;
+        Ok(store)
     }
 
     /// The key prefix.
@@ -280,11 +309,7 @@ impl RedisStore {
 
     /// Session text, its revision, profile text (its expiry renewed), the blocked mark and
     /// the user's recent sends, in one round trip.
-    pub(crate) async fn load_chat(
-        &self,
-        chat_id: i64,
-        user_id: u64,
-    ) -> anyhow::Result<(Option<String>, u64, Option<String>, bool, Vec<i64>)> {
+    pub(crate) async fn load_chat(&self, chat_id: i64, user_id: u64) -> anyhow::Result<RawChat> {
         type Row = (
             Option<String>,
             Option<u64>,
@@ -332,6 +357,7 @@ impl RedisStore {
             .key(self.key(&format!("blocked:{chat_id}")))
             .key(self.key(&format!("mine:{user_id}")))
             .key(self.key(&format!("ucases:{user_id}")))
+            .key(self.key(&format!("session-rev:{chat_id}")))
             .arg(self.key("case:"))
             .invoke_async(&mut self.conn())
             .await?;
@@ -393,60 +419,80 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(crate) async fn commit(
-        &self,
-        chat_id: i64,
-        revision: u64,
-        session: &StoredSession,
-        profile: Option<(u64, &Profile)>,
-        outgoing: Option<&Entry>,
-    ) -> anyhow::Result<bool> {
-        let commit = redis::Script::new(COMMIT);
-        let mut script = commit.prepare_invoke();
+    /// Commits `c` if the chat is still as its writer read it, in one round trip.
+    pub(crate) async fn commit(&self, c: &CommitRequest<'_>) -> anyhow::Result<CommitAnswer> {
+        let sender = c.outgoing.map_or(c.user_id, |e| e.outgoing.sender.id);
+        let mut script = COMMIT_SCRIPT.prepare_invoke();
         script
-            .key(self.key(&format!("session:{chat_id}")))
-            .key(self.key(&format!("session-rev:{chat_id}")))
-            .key(
-                profile
-                    .map(|(user_id, _)| self.key(&format!("profile:{user_id}")))
-                    .unwrap_or_else(|| self.key("profile:-")),
-            )
+            .key(self.key(&format!("session:{}", c.chat_id)))
+            .key(self.key(&format!("session-rev:{}", c.chat_id)))
+            .key(self.key(&format!("profile:{}", c.user_id)))
             .key(self.key("outbox:items"))
             .key(self.key("outbox:due"))
-            .key(self.key(&format!(
-                "sent:{}",
-                outgoing.map_or(0, |e| e.outgoing.sender.id)
-            )))
-            .key(self.key(&format!(
-                "mine:{}",
-                outgoing.map_or(0, |e| e.outgoing.sender.id)
-            )))
-            .arg(revision)
-            .arg(serde_json::to_string(session)?)
+            .key(self.key(&format!("sent:{sender}")))
+            .key(self.key(&format!("mine:{sender}")))
+            .key(self.key(&format!("blocked:{}", c.chat_id)))
+            .key(self.key(&format!("sent:{}", c.user_id)))
+            .arg(c.revision)
+            .arg(serde_json::to_string(c.session)?)
             .arg(self.ttl_ms())
             .arg(
-                profile
-                    .map(|(_, p)| serde_json::to_string(p))
+                c.profile
+                    .map(serde_json::to_string)
                     .transpose()?
                     .unwrap_or_default(),
             );
-        match outgoing {
-            Some(entry) => script
-                .arg(entry.id())
-                .arg(serde_json::to_string(entry)?)
-                .arg(now_ms()),
-            None => script.arg("").arg("").arg(0),
+        match c.outgoing {
+            Some(entry) => script.arg(entry.id()).arg(serde_json::to_string(entry)?),
+            None => script.arg("").arg(""),
         };
         script
+            .arg(now_ms())
             .arg(self.profile_ttl_ms())
             .arg(as_ms(SENDS_KEPT))
-            .arg(match outgoing {
+            .arg(match c.outgoing {
                 Some(entry) => serde_json::to_string(&MyRequest::of(entry))?,
                 None => String::new(),
             })
-            .arg(as_ms(MINE_KEPT));
-        let written: i32 = script.invoke_async(&mut self.conn()).await?;
-        Ok(written == 1)
+            .arg(as_ms(MINE_KEPT))
+            .arg(if c.fresh { "1" } else { "" })
+            .arg(if c.renew_profile { "1" } else { "" });
+        let answer: Vec<redis::Value> = script.invoke_async(&mut self.conn()).await?;
+        let mut values = answer.into_iter();
+        let mut next = || {
+            values
+                .next()
+                .context("the commit script answered too little")
+        };
+        let written: i64 = redis::from_redis_value(next()?)?;
+        let blocked: i64 = redis::from_redis_value(next()?)?;
+        if written == 1 {
+            return Ok(CommitAnswer::Written {
+                blocked: blocked == 1,
+            });
+        }
+        let session: Option<String> = redis::from_redis_value(next()?)?;
+        let revision: u64 = redis::from_redis_value(next()?)?;
+        let profile: Option<String> = redis::from_redis_value(next()?)?;
+        let sent: Vec<String> = redis::from_redis_value(next()?)?;
+        let sent = sent
+            .chunks(2)
+            .filter_map(|pair| pair.get(1)?.parse::<f64>().ok())
+            .map(|at| at as i64)
+            .collect();
+        Ok(CommitAnswer::Stale((
+            session,
+            revision,
+            profile,
+            blocked == 1,
+            sent,
+        )))
+    }
+
+    /// Loads the scripts an update uses, so that its first commit is one round trip.
+    async fn load_scripts(&self) -> anyhow::Result<()> {
+        COMMIT_SCRIPT.load_async(&mut self.conn()).await?;
+        Ok(())
     }
 
     pub(crate) async fn ping(&self) -> anyhow::Result<()> {

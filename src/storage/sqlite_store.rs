@@ -5,8 +5,8 @@
 //!   `expires_ms` has passed; expired rows are swept at open and then at most hourly on
 //!   commit; `rev` counts its commits (a commit names the revision it read);
 //! - `profiles(user_id, data, expires_ms)`, `blocked(chat_id, expires_ms)`: read as absent
-//!   once expired; a profile's expiry is renewed when it is read for an update (at most
-//!   once a day);
+//!   once expired; a profile's expiry is renewed when it is read for an update, or by the
+//!   commit of an update stepped on a cached state (at most once a day);
 //! - `sent(user_id, at_ms)`: when each user sent requests, the last day;
 //! - `mine(request_id, user_id, data, at_ms)`: each user's requests (id, kind, time) for
 //!   `/status`, kept as long as case numbers;
@@ -35,10 +35,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use intake_core::dialogue::{Profile, StoredSession};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{CASES_KEPT, CaseRecord, MINE_KEPT, MyRequest, Retention, SENDS_KEPT};
+use super::{
+    CASES_KEPT, CaseRecord, CommitAnswer, CommitRequest, MINE_KEPT, MyRequest, RawChat, Retention,
+    SENDS_KEPT,
+};
 use crate::storage::outbox::{DELIVERED_TTL, Entry, Parked, millis, now_ms, unpark};
 use crate::storage::relay::SEEN_KEPT;
 
@@ -257,6 +259,85 @@ fn put_entry(conn: &Connection, entry: &Entry, due_ms: i64) -> anyhow::Result<()
     Ok(())
 }
 
+/// Session text, its revision, profile text (its expiry renewed, at most once a day), the
+/// blocked mark and the user's recent sends, as of `now`.
+fn read_chat(
+    c: &Connection,
+    chat_id: i64,
+    user: i64,
+    now: i64,
+    profile_expiry: i64,
+) -> anyhow::Result<RawChat> {
+    let session: Option<(String, i64)> = c
+        .query_row(
+            "SELECT data, rev FROM sessions WHERE chat_id = ?1 AND expires_ms > ?2",
+            params![chat_id, now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let renewed = now.saturating_add(profile_expiry);
+    let profile: Option<(String, i64)> = c
+        .query_row(
+            "SELECT data, expires_ms FROM profiles WHERE user_id = ?1 AND expires_ms > ?2",
+            params![user, now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    // Renewed at most once a day: a write (and its sync) on every update buys nothing.
+    if profile
+        .as_ref()
+        .is_some_and(|(_, expires)| renewed - expires > RENEW_PROFILE_AFTER_MS)
+    {
+        c.execute(
+            "UPDATE profiles SET expires_ms = ?2 WHERE user_id = ?1",
+            params![user, renewed],
+        )?;
+    }
+    let profile = profile.map(|(data, _)| data);
+    let blocked = is_blocked(c, chat_id, now)?;
+    let sent = {
+        let mut stmt = c.prepare_cached(
+            "SELECT at_ms FROM sent WHERE user_id = ?1 AND at_ms > ?2 ORDER BY at_ms",
+        )?;
+        let rows = stmt.query_map(params![user, now.saturating_sub(millis(SENDS_KEPT))], |r| {
+            r.get(0)
+        })?;
+        rows.collect::<rusqlite::Result<Vec<i64>>>()?
+    };
+    let revision = session
+        .as_ref()
+        .and_then(|(_, rev)| u64::try_from(*rev).ok())
+        .unwrap_or(0);
+    Ok((
+        session.map(|(data, _)| data),
+        revision,
+        profile,
+        blocked,
+        sent,
+    ))
+}
+
+/// Whether the chat is marked blocked, as of `now`.
+fn is_blocked(c: &Connection, chat_id: i64, now: i64) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1 AND expires_ms > ?2)",
+        params![chat_id, now],
+        |r| r.get(0),
+    )
+}
+
+/// Whether nothing is kept of a chat and its user: no session (even an undecodable one),
+/// no profile and no recent sends, as a writer presuming a new chat needs.
+fn is_new(c: &Connection, chat_id: i64, user: i64, now: i64) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM sessions WHERE chat_id = ?1 AND expires_ms > ?3) \
+         AND NOT EXISTS (SELECT 1 FROM profiles WHERE user_id = ?2 AND expires_ms > ?3) \
+         AND NOT EXISTS (SELECT 1 FROM sent WHERE user_id = ?2 AND at_ms > ?4)",
+        params![chat_id, user, now, now.saturating_sub(millis(SENDS_KEPT))],
+        |r| r.get(0),
+    )
+}
+
 impl FileStore {
     /// Opens (creating if needed) the file, sets it up and sweeps expired data.
     pub(crate) async fn open(path: &Path, retention: Retention) -> anyhow::Result<Self> {
@@ -302,69 +383,11 @@ impl FileStore {
 
     /// Session text, its revision, profile text (its expiry renewed), the blocked mark and
     /// the user's recent sends.
-    pub(crate) async fn load_chat(
-        &self,
-        chat_id: i64,
-        user_id: u64,
-    ) -> anyhow::Result<(Option<String>, u64, Option<String>, bool, Vec<i64>)> {
+    pub(crate) async fn load_chat(&self, chat_id: i64, user_id: u64) -> anyhow::Result<RawChat> {
         let user = user_key(user_id)?;
         let profile_expiry = millis(self.inner.retention.profile);
-        self.with(move |c| {
-            let now = now_ms();
-            let session: Option<(String, i64)> = c
-                .query_row(
-                    "SELECT data, rev FROM sessions WHERE chat_id = ?1 AND expires_ms > ?2",
-                    params![chat_id, now],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let renewed = now.saturating_add(profile_expiry);
-            let profile: Option<(String, i64)> = c
-                .query_row(
-                    "SELECT data, expires_ms FROM profiles WHERE user_id = ?1 AND expires_ms > ?2",
-                    params![user, now],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            // Renewed at most once a day: a write (and its sync) on every update buys nothing.
-            if profile
-                .as_ref()
-                .is_some_and(|(_, expires)| renewed - expires > RENEW_PROFILE_AFTER_MS)
-            {
-                c.execute(
-                    "UPDATE profiles SET expires_ms = ?2 WHERE user_id = ?1",
-                    params![user, renewed],
-                )?;
-            }
-            let profile = profile.map(|(data, _)| data);
-            let blocked: bool = c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1 AND expires_ms > ?2)",
-                params![chat_id, now],
-                |r| r.get(0),
-            )?;
-            let sent = {
-                let mut stmt = c.prepare_cached(
-                    "SELECT at_ms FROM sent WHERE user_id = ?1 AND at_ms > ?2 ORDER BY at_ms",
-                )?;
-                let rows = stmt
-                    .query_map(params![user, now.saturating_sub(millis(SENDS_KEPT))], |r| {
-                        r.get(0)
-                    })?;
-                rows.collect::<rusqlite::Result<Vec<i64>>>()?
-            };
-            let revision = session
-                .as_ref()
-                .and_then(|(_, rev)| u64::try_from(*rev).ok())
-                .unwrap_or(0);
-            Ok((
-                session.map(|(data, _)| data),
-                revision,
-                profile,
-                blocked,
-                sent,
-            ))
-        })
-        .await
+        self.with(move |c| read_chat(c, chat_id, user, now_ms(), profile_expiry))
+            .await
     }
 
     /// The records of the user's requests (JSON).
@@ -387,6 +410,11 @@ impl FileStore {
             tx.execute("DELETE FROM blocked WHERE chat_id = ?1", [chat_id])?;
             tx.execute("DELETE FROM mine WHERE user_id = ?1", [user])?;
             tx.execute("DELETE FROM cases WHERE user_id = ?1", [user])?;
+            // No process may commit on a state it read before.
+            tx.execute(
+                "UPDATE sessions SET rev = rev + 1 WHERE chat_id = ?1",
+                [chat_id],
+            )?;
             tx.commit()?;
             Ok(())
         })
@@ -434,54 +462,60 @@ impl FileStore {
         .await
     }
 
-    pub(crate) async fn commit(
-        &self,
-        chat_id: i64,
-        revision: u64,
-        session: &StoredSession,
-        profile: Option<(u64, &Profile)>,
-        outgoing: Option<&Entry>,
-    ) -> anyhow::Result<bool> {
-        let session = serde_json::to_string(session)?;
-        let profile = profile
-            .map(|(id, p)| serde_json::to_string(p).map(|json| (id, json)))
-            .transpose()?;
-        let entry = outgoing.cloned();
+    /// Commits `c` if the chat is still as its writer read it, in one transaction.
+    pub(crate) async fn commit(&self, c: &CommitRequest<'_>) -> anyhow::Result<CommitAnswer> {
+        let chat_id = c.chat_id;
+        let user = user_key(c.user_id)?;
+        let (revision, fresh, renew) = (c.revision, c.fresh, c.renew_profile);
+        let session = serde_json::to_string(c.session)?;
+        let profile = c.profile.map(serde_json::to_string).transpose()?;
+        let entry = c.outgoing.cloned();
         let now = now_ms();
         let expires = self.session_expiry(now);
-        let profile_expires = now.saturating_add(millis(self.inner.retention.profile));
+        let profile_ttl = millis(self.inner.retention.profile);
+        let profile_expires = now.saturating_add(profile_ttl);
         let sweep_due = now - self.inner.last_sweep_ms.load(Ordering::Relaxed) >= SWEEP_EVERY_MS;
         if sweep_due {
             self.inner.last_sweep_ms.store(now, Ordering::Relaxed);
         }
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if current_revision(&tx, chat_id, now)? != revision {
-                return Ok(false);
+            if current_revision(&tx, chat_id, now)? != revision
+                || (fresh && !is_new(&tx, chat_id, user, now)?)
+            {
+                let state = read_chat(&tx, chat_id, user, now, profile_ttl)?;
+                tx.commit()?;
+                return Ok(CommitAnswer::Stale(state));
             }
+            let blocked = is_blocked(&tx, chat_id, now)?;
             let next = i64::try_from(revision.saturating_add(1)).unwrap_or(i64::MAX);
             tx.execute(
                 "INSERT OR REPLACE INTO sessions (chat_id, data, expires_ms, rev) VALUES (?1, ?2, ?3, ?4)",
                 params![chat_id, session, expires, next],
             )?;
-            if let Some((user_id, json)) = profile {
+            if let Some(json) = profile {
                 tx.execute(
                     "INSERT OR REPLACE INTO profiles (user_id, data, expires_ms) VALUES (?1, ?2, ?3)",
-                    params![user_key(user_id)?, json, profile_expires],
+                    params![user, json, profile_expires],
+                )?;
+            } else if renew {
+                tx.execute(
+                    "UPDATE profiles SET expires_ms = ?3 WHERE user_id = ?1 AND expires_ms > ?2",
+                    params![user, now, profile_expires],
                 )?;
             }
             if let Some(entry) = entry {
                 put_entry(&tx, &entry, now)?;
-                let user = user_key(entry.outgoing.sender.id)?;
+                let sender = user_key(entry.outgoing.sender.id)?;
                 tx.execute(
                     "INSERT INTO sent (user_id, at_ms) VALUES (?1, ?2)",
-                    params![user, now],
+                    params![sender, now],
                 )?;
                 tx.execute(
                     "INSERT OR REPLACE INTO mine (request_id, user_id, data, at_ms) VALUES (?1, ?2, ?3, ?4)",
                     params![
                         entry.id(),
-                        user,
+                        sender,
                         serde_json::to_string(&MyRequest::of(&entry))?,
                         now
                     ],
@@ -491,7 +525,7 @@ impl FileStore {
                 sweep(&tx, now)?;
             }
             tx.commit()?;
-            Ok(true)
+            Ok(CommitAnswer::Written { blocked })
         })
         .await
     }
@@ -525,14 +559,8 @@ impl FileStore {
     }
 
     pub(crate) async fn is_blocked(&self, chat_id: i64) -> anyhow::Result<bool> {
-        self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM blocked WHERE chat_id = ?1 AND expires_ms > ?2)",
-                params![chat_id, now_ms()],
-                |r| r.get(0),
-            )?)
-        })
-        .await
+        self.with(move |c| Ok(is_blocked(c, chat_id, now_ms())?))
+            .await
     }
 
     // ---- outbox ----

@@ -3,7 +3,9 @@
 //!
 //! One handler serves every update. Per chat, teloxide runs updates one at a time; across
 //! processes (webhook replicas, a rolling restart) a commit names the session revision it
-//! read, and a conflict steps the update again on what the other process wrote. The
+//! read, and a conflict steps the update again on what the other process wrote (which the
+//! refused commit answers with). An update steps on the chat's state as this process
+//! committed it last, kept in the store's cache, so it costs one round trip. The
 //! session keeps the ids of the updates applied last, so an update handed out twice (after
 //! a crash) is applied once. Nothing here waits for Omnidesk or for Telegram's pacing.
 
@@ -35,7 +37,7 @@ use crate::sender::{Op, Outbound};
 use crate::storage::outbox::Entry;
 use crate::storage::outbox::{Sender, Submission};
 use crate::storage::relay::{FollowUp, Job, RelayEntry};
-use crate::storage::{LoadedSession, Store};
+use crate::storage::{Change, ChatState, Committed, LoadedSession, Store};
 use crate::worker::WorkerHandle;
 
 pub use extract::command;
@@ -400,8 +402,9 @@ enum Applied {
     Stepped(Stepped),
     /// This update was applied before (Telegram handed it out again).
     Replayed,
-    /// Another writer committed the chat since it was read: read and step again.
-    Conflict,
+    /// The chat is not as read (another writer committed it): step again on the state
+    /// stored now.
+    Conflict(ChatState),
     /// The store did not answer; the user is told in `lang`.
     Unavailable(String),
 }
@@ -410,19 +413,21 @@ enum Applied {
 async fn step_chat(update: &Update, state: &AppState, inc: &Incoming<'_>) -> Option<String> {
     let tg_lang = Localizer::pick(inc.user.language_code.as_deref());
     let mut lang = tg_lang.to_owned();
+    let mut known = None;
     for attempt in 0..COMMIT_TRIES {
         if attempt > 0 {
             let pause = rand::random_range(0..=5 * u64::from(attempt));
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
-        match apply(update, state, inc, tg_lang).await {
+        match apply(update, state, inc, tg_lang, known.take()).await {
             Applied::Stepped(stepped) => return perform(state, inc, stepped).await,
             Applied::Replayed => {
                 tracing::info!("update already applied; skipped");
                 return None;
             }
-            Applied::Conflict => {
+            Applied::Conflict(stored) => {
                 tracing::debug!("the chat changed meanwhile; stepping again");
+                known = Some(stored);
             }
             Applied::Unavailable(l) => {
                 lang = l;
@@ -438,22 +443,33 @@ async fn step_chat(update: &Update, state: &AppState, inc: &Incoming<'_>) -> Opt
     None
 }
 
-/// Reads the chat, steps the dialogue and commits the result if nobody else committed
-/// the chat meanwhile.
-async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &str) -> Applied {
+/// Steps the dialogue on the chat's state (`known`, else the one the store has for an
+/// update) and commits the result if nobody else committed the chat meanwhile.
+async fn apply(
+    update: &Update,
+    state: &AppState,
+    inc: &Incoming<'_>,
+    tg_lang: &str,
+    known: Option<ChatState>,
+) -> Applied {
     let chat = inc.chat;
     let user_id = inc.user.id.0;
-    let read = match state.store.load_chat(chat.0, user_id).await {
-        Ok(read) => read,
-        Err(e) => {
-            tracing::warn!(error.message = %e, "storage unavailable");
-            return Applied::Unavailable(tg_lang.to_owned());
-        }
+    // A follow-up is queued before the commit, so it is never stepped on a presumed chat.
+    let presume = !matches!(inc.input, Input::FollowUp { .. });
+    let mut read = match known {
+        Some(read) => read,
+        None => match state.store.chat_for_update(chat.0, user_id, presume).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(error.message = %e, "storage unavailable");
+                return Applied::Unavailable(tg_lang.to_owned());
+            }
+        },
     };
     let lang_of = |p: &Profile| -> String { p.lang.clone().unwrap_or_else(|| tg_lang.to_owned()) };
     let mut notices = Vec::new();
     let update_id = i64::from(update.id.0);
-    let mut previous = match read.session {
+    let mut previous = match std::mem::replace(&mut read.session, LoadedSession::None) {
         LoadedSession::None => StoredSession::fresh(),
         LoadedSession::Found(stored) => {
             let recent = stored
@@ -504,7 +520,7 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
         send_blocked_for: dialogue::send_blocked_for(&sent, now, per_hour, per_day),
         open_case: open_case.as_ref().map(|(id, n)| (*id, n.as_str())),
     };
-    let t = dialogue::step(&ctx, session, read.profile, input);
+    let t = dialogue::step(&ctx, session, std::mem::take(&mut read.profile), input);
     tracing::Span::current().record("step", step_label(&t.session).as_str());
     let lang = lang_of(&t.profile);
     let outgoing = t.effects.iter().find_map(|e| match e {
@@ -548,30 +564,36 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
             }
         }
     }
-    let stored = previous.next(t.session, update_id, Utc::now());
-    let profile = t.profile_changed.then_some((user_id, &t.profile));
     let entry = outgoing.map(Entry::new);
     // Subscribe before the request can be delivered, so its outcome cannot be missed.
     let outcomes = entry.as_ref().map(|e| state.worker.expect(e.id()));
+    let change = Change {
+        session: previous.next(t.session, update_id, Utc::now()),
+        profile: t.profile,
+        profile_changed: t.profile_changed,
+        outgoing: entry.as_ref(),
+    };
     let committed = state
         .store
-        .commit(chat.0, read.revision, &stored, profile, entry.as_ref())
+        .commit_update(chat.0, user_id, &read, change)
         .await;
-    match committed {
-        Ok(true) => {}
-        Ok(false) | Err(_) => {
-            if let Some(e) = &entry {
-                state.worker.forget(e.id());
-            }
-            return match committed {
-                Err(e) => {
-                    tracing::warn!(error.message = %e, "storage unavailable");
-                    Applied::Unavailable(lang)
-                }
-                _ => Applied::Conflict,
-            };
+    let forget_entry = || {
+        if let Some(e) = &entry {
+            state.worker.forget(e.id());
         }
-    }
+    };
+    let blocked = match committed {
+        Ok(Committed::Written { blocked }) => blocked,
+        Ok(Committed::Stale(stored)) => {
+            forget_entry();
+            return Applied::Conflict(stored);
+        }
+        Err(e) => {
+            forget_entry();
+            tracing::warn!(error.message = %e, "storage unavailable");
+            return Applied::Unavailable(lang);
+        }
+    };
     if entry.is_some() {
         state.metrics.submitted.inc();
     }
@@ -580,7 +602,7 @@ async fn apply(update: &Update, state: &AppState, inc: &Incoming<'_>, tg_lang: &
         notices,
         effects: t.effects,
         outcomes,
-        blocked: read.blocked,
+        blocked,
     })
 }
 

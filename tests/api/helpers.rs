@@ -48,6 +48,8 @@ pub struct TestApp {
     pub http_addr: std::net::SocketAddr,
     /// Where incoming webhooks are served (webhook mode).
     pub webhook_addr: Option<std::net::SocketAddr>,
+    /// The store the bot handles updates with (its calls are counted).
+    pub store: waviot_support_bot::storage::Store,
     settings: Settings,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -158,6 +160,7 @@ async fn start_with_settings(
         .expect("the application builds");
     let http_addr = app.http_addr();
     let webhook_addr = app.webhook_addr();
+    let store = app.store();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stop_rx.await;
@@ -170,6 +173,7 @@ async fn start_with_settings(
         i18n,
         http_addr,
         webhook_addr,
+        store,
         settings,
         stop: Some(stop_tx),
         task: Some(task),

@@ -14,6 +14,7 @@ mod keys;
 mod privacy;
 mod processes;
 mod resilience;
+mod round_trips;
 #[path = "../common/sample.rs"]
 mod sample;
 mod two_way;
