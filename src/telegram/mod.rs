@@ -539,10 +539,12 @@ async fn apply(
     for effect in &t.effects {
         if let Effect::FollowUp(follow) = effect {
             let entry = RelayEntry::new(
-                // A message by its id; a pressed "add it" by its update's id.
-                match inc.message {
-                    Some(m) => format!("tg-{}-{}", chat.0, m.0),
-                    None => format!("tgu-{}-{update_id}", chat.0),
+                // A message by its id; an offered one by the offer's, however often "add
+                // it" is pressed, on whichever process.
+                match (&follow.offer_id, inc.message) {
+                    (Some(offer), _) => format!("tgo-{}-{offer}", chat.0),
+                    (None, Some(m)) => format!("tg-{}-{}", chat.0, m.0),
+                    (None, None) => format!("tgu-{}-{update_id}", chat.0),
                 },
                 format!("case-{}", follow.case_id),
                 Job::Case(FollowUp {

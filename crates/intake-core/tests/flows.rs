@@ -946,6 +946,10 @@ fn with_one_open_case_a_message_without_a_draft_is_offered_to_it_and_goes_on_yes
         sent[0].text, "Модем снова не на связи",
         "typed once, sent as typed"
     );
+    assert!(
+        sent[0].offer_id.is_some(),
+        "keyed by the offer, so two presses on two processes add it once"
+    );
     assert_eq!(chat.session, Session::Idle);
 }
 

@@ -123,6 +123,10 @@ pub struct FollowUp {
     pub text: String,
     /// Attached photos or image files.
     pub files: Vec<super::FileRef>,
+    /// For a message the user agreed to add (an [`super::Offer`]), the offer's id: the
+    /// same message added twice (two presses) is one message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_id: Option<String>,
 }
 
 /// One thing to do.

@@ -178,12 +178,16 @@ impl Machine<'_, '_> {
                 Input::Button(data) if data == "offer:yes" => {
                     self.effects.push(Effect::ClearOriginKeyboard);
                     let Offer {
+                        id,
                         case_id,
                         case_number,
                         caption,
                         input,
                     } = *offer;
                     self.follow_up(case_id, case_number, caption, input);
+                    if let Some(Effect::FollowUp(follow)) = self.effects.last_mut() {
+                        follow.offer_id = Some(id);
+                    }
                     return Session::Idle;
                 }
                 Input::Button(data) if data == "offer:no" => {
@@ -224,6 +228,7 @@ impl Machine<'_, '_> {
                             ]]),
                         );
                         return Session::Offering(Box::new(Offer {
+                            id: self.ctx.new_id.to_owned(),
                             case_id,
                             case_number: number.to_owned(),
                             caption: None,
@@ -275,6 +280,7 @@ impl Machine<'_, '_> {
                 case_number,
                 text,
                 files: file.into_iter().collect(),
+                offer_id: None,
             }))),
             Err(e) => self.say(
                 vec![

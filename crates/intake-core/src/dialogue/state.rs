@@ -195,6 +195,9 @@ pub enum Session {
 /// goes to that case if they say so.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Offer {
+    /// Unique id of the offer.
+    #[serde(default)]
+    pub id: String,
     /// The case's id.
     pub case_id: i64,
     /// The case's number.
