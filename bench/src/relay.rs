@@ -120,6 +120,7 @@ fn case_record(i: usize) -> CaseRecord {
         sent_at_ms: 1_700_000_000_000,
         first_reply_ms: None,
         status: None,
+        reaction_due_ms: None,
     }
 }
 
