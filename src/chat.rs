@@ -309,16 +309,7 @@ async fn follow_up(
             Vec::new()
         }
     };
-    let content = if follow.text.is_empty() {
-        follow
-            .files
-            .iter()
-            .map(|f| format!("📎 {}", f.name))
-            .collect::<Vec<_>>()
-            .join("\n")
-    } else {
-        follow.text.clone()
-    };
+    let content = intake_core::case::follow_up_content(&follow.text, &follow.files);
     let message = crate::omnidesk::NewMessage {
         user_id: None,
         user_custom_id: None,

@@ -394,20 +394,6 @@ impl Conversation {
         self.tell_with(follow, &closed, markup).await;
     }
 
-    /// The text sent to the case.
-    fn content(follow: &FollowUp) -> String {
-        if follow.text.trim().is_empty() {
-            follow
-                .files
-                .iter()
-                .map(|f| format!("📎 {}", f.name))
-                .collect::<Vec<_>>()
-                .join("\n")
-        } else {
-            follow.text.clone()
-        }
-    }
-
     async fn add_follow_up(
         &self,
         entry: &mut RelayEntry,
@@ -415,7 +401,7 @@ impl Conversation {
         follow: &FollowUp,
     ) -> Option<Finish> {
         let number = Msg::new("follow-up-added").arg("number", follow.case_number.clone());
-        let content = Self::content(follow);
+        let content = intake_core::case::follow_up_content(&follow.text, &follow.files);
         if entry.sent_at_ms.is_some() {
             // Sent before without a recorded outcome: it may be in the case already.
             match self.desk.latest_messages(follow.case_id).await {

@@ -243,6 +243,20 @@ impl Sla {
     }
 }
 
+/// The text a follow-up adds to its case: the user's text, or for a file sent without one,
+/// the files' names (`📎 leds.png`), so the message is never empty.
+pub fn follow_up_content(text: &str, files: &[crate::dialogue::FileRef]) -> String {
+    if text.trim().is_empty() {
+        files
+            .iter()
+            .map(|f| format!("📎 {}", f.name))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// How the first answer to a case went against its reaction deadline, for `/status`
 /// (times in Unix ms): "answered after 2 h 10 min — in time" once answered, "answer due by
 /// …" before; `None` when there is nothing to say (no deadline and no answer).
