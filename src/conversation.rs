@@ -23,7 +23,6 @@ use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyMarkup};
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -34,7 +33,7 @@ use crate::sender::Outbound;
 use crate::storage::outbox::{millis, now_ms};
 use crate::storage::relay::{AgentReply, Attachment, FollowUp, Held, Job, Relay, RelayEntry};
 use crate::storage::{CaseRecord, Store};
-use crate::worker::{WorkerConfig, backoff};
+use crate::worker::{WorkerConfig, backoff, drive};
 
 /// Attempts after which a message that keeps failing is given up on (logged).
 const MAX_ATTEMPTS: u32 = 30;
@@ -95,52 +94,25 @@ impl Conversation {
     /// Runs until `stop` is cancelled; finishes the messages in hand first.
     pub async fn run(self, stop: CancellationToken) {
         let this = Arc::new(self);
-        let mut running: JoinSet<()> = JoinSet::new();
-        let mut store_errors = 0u32;
-        loop {
-            while running.try_join_next().is_some() {}
-            let free = this.config.concurrency.saturating_sub(running.len());
-            if !stop.is_cancelled() && free > 0 {
-                match this.relay.claim(this.config.lease, free).await {
-                    Ok(claims) => {
-                        store_errors = 0;
-                        let claimed = !claims.is_empty();
-                        for held in claims {
-                            let this = this.clone();
-                            running.spawn(async move { this.process(held).await });
-                        }
-                        if claimed {
-                            continue;
-                        }
-                    }
-                    Err(e) => {
-                        store_errors += 1;
-                        if store_errors == 1 {
-                            tracing::warn!(error.message = %e, "relay unavailable; will retry");
-                        }
-                    }
+        let config = this.config;
+        drive(
+            &stop,
+            config.concurrency,
+            config.poll,
+            &this.handle.wake,
+            "relay",
+            |free| this.relay.claim(config.lease, free),
+            |held| {
+                let this = this.clone();
+                async move { this.process(held).await }
+            },
+            |done| {
+                if let Err(e) = done {
+                    tracing::error!(error.message = %e, "a relay task failed");
                 }
-            }
-            if stop.is_cancelled() && running.is_empty() {
-                break;
-            }
-            let pause = if store_errors > 0 {
-                backoff(
-                    store_errors,
-                    Duration::from_millis(200),
-                    Duration::from_secs(5),
-                )
-            } else {
-                this.config.poll
-            };
-            let idle = !stop.is_cancelled();
-            tokio::select! {
-                Some(_) = running.join_next(), if !running.is_empty() => {},
-                () = stop.cancelled(), if idle => {},
-                () = this.handle.wake.notified(), if idle => {},
-                () = tokio::time::sleep(pause), if idle => {},
-            }
-        }
+            },
+        )
+        .await;
     }
 
     /// One attempt at one held message, its lease kept alive meanwhile.

@@ -160,6 +160,74 @@ pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
     capped.mul_f64(jitter).min(cap)
 }
 
+/// A queue's claim loop: claims as much work as there are free slots (of `concurrency`),
+/// runs each claim as a task, and claims again as each one ends; when nothing was claimed,
+/// waits for a wake-up, a finished task, `poll` or the stop (backing off while the store
+/// does not answer). Returns once stopped and every task has ended.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn drive<T, O, Claimed, Ran>(
+    stop: &CancellationToken,
+    concurrency: usize,
+    poll: Duration,
+    wake: &Notify,
+    queue: &str,
+    mut claim: impl FnMut(usize) -> Claimed,
+    run: impl Fn(T) -> Ran,
+    mut finished: impl FnMut(Result<O, tokio::task::JoinError>),
+) where
+    Claimed: Future<Output = anyhow::Result<Vec<T>>>,
+    Ran: Future<Output = O> + Send + 'static,
+    O: Send + 'static,
+{
+    let mut running: JoinSet<O> = JoinSet::new();
+    let mut store_errors = 0u32;
+    loop {
+        while let Some(done) = running.try_join_next() {
+            finished(done);
+        }
+        let free = concurrency.saturating_sub(running.len());
+        if !stop.is_cancelled() && free > 0 {
+            match claim(free).await {
+                Ok(claims) => {
+                    store_errors = 0;
+                    let claimed = !claims.is_empty();
+                    for item in claims {
+                        running.spawn(run(item));
+                    }
+                    if claimed {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    store_errors += 1;
+                    if store_errors == 1 {
+                        tracing::warn!(error.message = %e, queue, "queue unavailable; will retry");
+                    }
+                }
+            }
+        }
+        if stop.is_cancelled() && running.is_empty() {
+            break;
+        }
+        let pause = if store_errors > 0 {
+            backoff(
+                store_errors,
+                Duration::from_millis(200),
+                Duration::from_secs(5),
+            )
+        } else {
+            poll
+        };
+        let idle = !stop.is_cancelled();
+        tokio::select! {
+            Some(done) = running.join_next(), if !running.is_empty() => finished(done),
+            () = stop.cancelled(), if idle => {},
+            () = wake.notified(), if idle => {},
+            () = tokio::time::sleep(pause), if idle => {},
+        }
+    }
+}
+
 /// How a held request leaves this worker's hands.
 #[derive(Debug)]
 enum Finish {
@@ -199,57 +267,24 @@ impl Worker {
     /// Runs until `stop` is cancelled; finishes the requests in hand first.
     pub async fn run(self, stop: CancellationToken) {
         let this = Arc::new(self);
-        let mut running: JoinSet<(String, Outcome)> = JoinSet::new();
-        let mut store_errors = 0u32;
-        loop {
-            while let Some(done) = running.try_join_next() {
-                this.finished(done);
-            }
-            let free = this.config.concurrency.saturating_sub(running.len());
-            if !stop.is_cancelled() && free > 0 {
-                match this.outbox.claim(this.config.lease, free).await {
-                    Ok(claims) => {
-                        store_errors = 0;
-                        let claimed = !claims.is_empty();
-                        for claim in claims {
-                            let worker = this.clone();
-                            running.spawn(async move {
-                                let id = claim.entry.id().to_owned();
-                                (id, worker.process(claim).await)
-                            });
-                        }
-                        if claimed {
-                            continue;
-                        }
-                    }
-                    Err(e) => {
-                        store_errors += 1;
-                        if store_errors == 1 {
-                            tracing::warn!(error.message = %e, "outbox unavailable; will retry");
-                        }
-                    }
+        let config = this.config;
+        drive(
+            &stop,
+            config.concurrency,
+            config.poll,
+            &this.handle.wake,
+            "outbox",
+            |free| this.outbox.claim(config.lease, free),
+            |claim| {
+                let worker = this.clone();
+                async move {
+                    let id = claim.entry.id().to_owned();
+                    (id, worker.process(claim).await)
                 }
-            }
-            if stop.is_cancelled() && running.is_empty() {
-                break;
-            }
-            let pause = if store_errors > 0 {
-                backoff(
-                    store_errors,
-                    Duration::from_millis(200),
-                    Duration::from_secs(5),
-                )
-            } else {
-                this.config.poll
-            };
-            let idle = !stop.is_cancelled();
-            tokio::select! {
-                Some(done) = running.join_next(), if !running.is_empty() => this.finished(done),
-                () = stop.cancelled(), if idle => {},
-                () = this.handle.wake.notified(), if idle => {},
-                () = tokio::time::sleep(pause), if idle => {},
-            }
-        }
+            },
+            |done| this.finished(done),
+        )
+        .await;
     }
 
     /// Counts and reports the outcome of a finished delivery task.
