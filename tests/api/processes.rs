@@ -611,3 +611,114 @@ async fn an_agent_reply_answered_200_just_before_a_sigkill_reaches_the_user_once
         .count();
     assert_eq!(copies, 1, "the reply reached the user exactly once");
 }
+
+#[tokio::test]
+async fn a_follow_up_in_flight_when_the_bot_is_sigkilled_lands_in_the_case_once() {
+    use crate::fake_telegram::{SentMessage, TestUser};
+    use waviot_support_bot::storage::CaseRecord;
+
+    let rig = rig(2).await;
+    // A case the bot created earlier (made here straight in the fake).
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/cases.json", rig.od.base_url()))
+        .basic_auth(STAFF_EMAIL, Some(API_KEY))
+        .json(&serde_json::json!({"case": {
+            "subject": "Модем не на связи [TG-1]", "content": "Модем 7A48AC не на связи",
+            "user_email": "a@b.ru", "user_full_name": "Test"
+        }}))
+        .send()
+        .await
+        .expect("the fake answers")
+        .json()
+        .await
+        .expect("a case");
+    let case_id = created["case"]["case_id"].as_i64().expect("case_id");
+    let number = created["case"]["case_number"]
+        .as_str()
+        .expect("case_number")
+        .to_owned();
+    let user = TestUser::ru(930_101);
+    let store = Store::connect(&redis_url(), &rig.prefix, Duration::from_secs(60))
+        .await
+        .expect("redis");
+    store
+        .save_case(&CaseRecord {
+            case_id,
+            case_number: number.clone(),
+            request_id: "r-930101".to_owned(),
+            kind: "custom-development".to_owned(),
+            user_id: 930_101,
+            chat_id: user.chat_id(),
+            lang: "ru".to_owned(),
+            sent_at_ms: waviot_support_bot::storage::outbox::now_ms(),
+            first_reply_ms: None,
+            status: None,
+            reaction_due_ms: None,
+        })
+        .await
+        .expect("case record");
+    // Omnidesk takes the message but holds its answer; the bot dies meanwhile.
+    rig.od.hold();
+    let mut first = rig.bot();
+    let relayed = SentMessage {
+        chat_id: user.chat_id(),
+        message_id: 1,
+        text: format!("💬 Ответ по обращению № {number}:\nПришлите фото."),
+        reply_markup: None,
+        parse_mode: None,
+    };
+    rig.tg.reply_to(
+        &user,
+        &relayed,
+        serde_json::json!({"text": "Фото индикаторов: красный мигает"}),
+    );
+    let posted = rig
+        .od
+        .wait_until(
+            |od| {
+                od.requests()
+                    .iter()
+                    .any(|r| r.method == "POST" && r.uri.ends_with("/messages.json"))
+            },
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(posted, "the follow-up was posted");
+    signal(&first, "KILL");
+    let _ = first.wait();
+    rig.od.release();
+    assert!(
+        rig.od
+            .wait_until(|od| !od.messages().is_empty(), Duration::from_secs(10))
+            .await,
+        "Omnidesk added it although the bot never heard back"
+    );
+    let mut second = rig.bot();
+    let added = format!("Добавлено к обращению № {number}");
+    let start = Instant::now();
+    while store.relay().depth().await.expect("relay") > 0
+        || !rig
+            .tg
+            .messages_to(user.chat_id())
+            .iter()
+            .any(|m| m.text.contains(&added))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the user is told"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = second.kill();
+    let _ = second.wait();
+    let copies = rig
+        .od
+        .messages()
+        .iter()
+        .filter(|m| {
+            m.fields.get("content").and_then(|v| v.as_str())
+                == Some("Фото индикаторов: красный мигает")
+        })
+        .count();
+    assert_eq!(copies, 1, "the follow-up is in the case exactly once");
+}
