@@ -13,7 +13,8 @@
 //!   reading their RSS from `/proc`;
 //! - [`run`]: the phases (calibration, offered load, saturation, attachments), then, for
 //!   this repository's bot, [`relay`] (agents' replies through the Omnidesk webhook) and
-//!   [`fairness`] (a flooding chat beside paced users, default pacing);
+//!   [`fairness`] (a flooding chat beside paced users, default pacing) and [`drafts`]
+//!   (RSS with many chats that each started a draft: the cache of chat states is bounded);
 //! - [`report`]: the table and the verdicts against the targets;
 //! - [`stats`]: percentiles and latency summaries.
 //!
@@ -21,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod drafts;
 pub mod fairness;
 pub mod fake_omnidesk;
 pub mod fake_telegram;

@@ -73,6 +73,14 @@ struct Args {
     /// Updates/s of the flooding chat in the fairness phase.
     #[arg(long, default_value_t = 1000)]
     flood_rate: u32,
+    /// Chats that each start a draft in the drafts phase, RSS read before and after (0
+    /// skips it; default 100,000; 40,000 with --quick: twice the bot's default cache, and
+    /// as many again).
+    #[arg(long)]
+    draft_chats: Option<usize>,
+    /// Users under way at once in the drafts phase.
+    #[arg(long, default_value_t = 256)]
+    draft_concurrency: usize,
     /// Run only the attachment test (of the Rust bot).
     #[arg(long, conflicts_with = "no_attachments")]
     attachments_only: bool,
@@ -124,6 +132,10 @@ async fn real_main() -> anyhow::Result<()> {
         fair_rate: args.fair_rate.max(1),
         fair_window: window.max(Duration::from_secs(8)),
         flood_rate: args.flood_rate,
+        draft_chats: args
+            .draft_chats
+            .unwrap_or(if args.quick { 40_000 } else { 100_000 }),
+        draft_concurrency: args.draft_concurrency.max(1),
     };
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)

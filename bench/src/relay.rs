@@ -99,7 +99,10 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<u64> {
+/// `INFO memory`'s `used_memory`, bytes.
+pub(crate) async fn used_memory(
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> anyhow::Result<u64> {
     let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await?;
     info.lines()
         .find_map(|l| l.strip_prefix("used_memory:"))

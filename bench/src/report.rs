@@ -146,6 +146,12 @@ pub const AIOGRAM_RATIO_TARGET: f64 = 25.0;
 /// The bot's CPU time per update at saturation, at most (ms).
 pub const CPU_MS_TARGET: f64 = 0.1;
 
+/// The bot's RSS growth per 1,000 chats past twice the cache's size in the drafts phase,
+/// below (KiB): a cache entry costs about 1.7 KiB of RSS (1–2 KB by the README), so a
+/// cache that kept every chat would add about 1,700 KiB per 1,000 chats; a bounded one
+/// adds none, and 200 KiB leaves room for the noise of two RSS reads under load.
+pub const DRAFT_RSS_SLOPE_KIB: f64 = 200.0;
+
 /// Each step's p99 at the offered load, below (ms).
 pub const STEP_P99_TARGET_MS: f64 = 3.0;
 
@@ -253,8 +259,48 @@ pub fn verdicts(rust: &PeerReport, aiogram: Option<&PeerReport>, plan: &Plan) ->
         measured: format!("{:.1} MiB", mib(rust.idle_rss_kib)),
         met: Some((rust.idle_rss_kib as f64) < THIRTY_MB_KIB),
     });
+    push_draft_verdict(&mut v, rust, plan);
     push_attachment_verdict(&mut v, rust);
     v
+}
+
+fn push_draft_verdict(v: &mut Vec<Verdict>, rust: &PeerReport, plan: &Plan) {
+    if plan.draft_chats == 0 {
+        return;
+    }
+    let target = format!(
+        "cache bounded: RSS growth with {} drafts < {DRAFT_RSS_SLOPE_KIB:.0} KiB per 1,000 chats past 2 × the cache",
+        plan.draft_chats
+    );
+    v.push(match &rust.drafts {
+        Some(d) => Verdict {
+            target,
+            measured: format!(
+                "{}; {:+.1} MiB after − idle ({:.1} idle, {:.1} peak, {:.1} after; {:.0} KiB per 1,000 chats); {} of {} drafts started; cache {} chats; Redis {:+.1} MiB",
+                d.growth_past_mark_per_1k_kib().map_or_else(
+                    || "no figure: not more than twice the cache's chats".to_owned(),
+                    |k| format!("{k:+.1} KiB per 1,000 chats from {} to {}", d.bound_mark, d.started)
+                ),
+                d.growth_mib(),
+                mib(d.rss_idle_kib),
+                mib(d.peak_rss_kib),
+                mib(d.rss_after_kib),
+                d.growth_per_1k_kib(),
+                d.started,
+                d.chats,
+                d.cache_chats,
+                d.redis_growth_mib()
+            ),
+            met: d
+                .growth_past_mark_per_1k_kib()
+                .map(|k| k < DRAFT_RSS_SLOPE_KIB && d.started == d.chats as u64),
+        },
+        None => Verdict {
+            target,
+            measured: "not run".to_owned(),
+            met: None,
+        },
+    });
 }
 
 fn push_attachment_verdict(v: &mut Vec<Verdict>, rust: &PeerReport) {
@@ -309,6 +355,10 @@ fn relay_counts(w: &crate::relay::RelayWindow) -> String {
 
 fn relay_cell(p: &PeerReport, f: impl Fn(&crate::relay::RelayReport) -> String) -> String {
     p.relay.as_ref().map_or_else(|| "—".to_owned(), f)
+}
+
+fn draft_cell(p: &PeerReport, f: impl Fn(&crate::drafts::Drafts) -> String) -> String {
+    p.drafts.as_ref().map_or_else(|| "—".to_owned(), f)
 }
 
 fn fair_cell(p: &PeerReport, f: impl Fn(&crate::fairness::Fairness) -> String) -> String {
@@ -611,6 +661,59 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
         Vec::new(),
     );
     row(
+        &format!(
+            "drafts ({} chats, {} at once): RSS idle / peak / after, MiB",
+            plan.draft_chats, plan.draft_concurrency
+        ),
+        each(&|p| {
+            draft_cell(p, |d| {
+                format!(
+                    "{:.1} / {:.1} / {:.1}",
+                    mib(d.rss_idle_kib),
+                    mib(d.peak_rss_kib),
+                    mib(d.rss_after_kib)
+                )
+            })
+        }),
+        Vec::new(),
+    );
+    row(
+        "  RSS after − idle per 1,000 chats, KiB",
+        each(&|p| draft_cell(p, |d| format!("{:.1}", d.growth_per_1k_kib()))),
+        Vec::new(),
+    );
+    row(
+        "  under load: RSS at 2 × cache / at the end, MiB",
+        each(&|p| {
+            draft_cell(p, |d| match d.growth_past_mark_per_1k_kib() {
+                Some(k) => format!(
+                    "{:.1} / {:.1} ({k:+.1} KiB per 1,000)",
+                    mib(d.rss_at_mark_kib),
+                    mib(d.rss_at_end_kib)
+                ),
+                None => format!("— / {:.1}", mib(d.rss_at_end_kib)),
+            })
+        }),
+        Vec::new(),
+    );
+    row(
+        "  Redis used_memory growth, MiB",
+        each(&|p| draft_cell(p, |d| format!("{:+.1}", d.redis_growth_mib()))),
+        Vec::new(),
+    );
+    row(
+        "  drafts started / stalled; seconds; cache chats",
+        each(&|p| {
+            draft_cell(p, |d| {
+                format!(
+                    "{} / {}; {:.1} s; {}",
+                    d.started, d.stalled, d.secs, d.cache_chats
+                )
+            })
+        }),
+        Vec::new(),
+    );
+    row(
         "intakes / cases / stalled users",
         each(&|p| format!("{} / {} / {}", p.intakes, p.cases, p.stalled)),
         Vec::new(),
@@ -695,6 +798,8 @@ mod tests {
             fair_rate: 12,
             fair_window: std::time::Duration::from_secs(8),
             flood_rate: 1000,
+            draft_chats: 100_000,
+            draft_concurrency: 256,
         }
     }
 
@@ -852,6 +957,52 @@ mod tests {
             last(line(&report, "  first reply p50 / p99, ms: users alone"), 2),
             ["—", "—"]
         );
+    }
+
+    #[test]
+    fn the_drafts_verdict_holds_rss_growth_past_the_cache_to_200_kib_per_1000_chats() {
+        let mut ours = peer(PeerKind::Ours, 3000.0, 0.4);
+        ours.drafts = Some(crate::drafts::Drafts {
+            chats: 100_000,
+            started: 100_000,
+            concurrency: 256,
+            cache_chats: 10_000,
+            rss_idle_kib: 10 * 1024,
+            peak_rss_kib: 40 * 1024,
+            rss_after_kib: 30 * 1024,
+            bound_mark: 20_000,
+            rss_at_mark_kib: 35 * 1024,
+            rss_at_end_kib: 36 * 1024,
+            ..crate::drafts::Drafts::default()
+        });
+        let v = verdicts(&ours, None, &plan());
+        let d = verdict(&v, "cache bounded: RSS growth with 100000 drafts");
+        assert_eq!(d.met, Some(true), "{d:?}");
+        assert!(
+            d.measured.starts_with(
+                "+12.8 KiB per 1,000 chats from 20000 to 100000; +20.0 MiB after − idle"
+            ),
+            "{d:?}"
+        );
+
+        let report = render(
+            &outcome(vec![ours.clone(), peer(PeerKind::Teloxide, 1.0, 1.0)]),
+            &plan(),
+        );
+        assert_eq!(
+            last(line(&report, "drafts (100000 chats, 256 at once)"), 6),
+            ["10.0", "/", "40.0", "/", "30.0", "—"]
+        );
+        assert_eq!(
+            last(line(&report, "  RSS after − idle per 1,000 chats"), 2),
+            ["204.8", "—"]
+        );
+
+        if let Some(d) = ours.drafts.as_mut() {
+            d.rss_at_end_kib = 35 * 1024 + 80 * 250;
+        }
+        let v = verdicts(&ours, None, &plan());
+        assert_eq!(verdict(&v, "cache bounded").met, Some(false));
     }
 
     #[test]

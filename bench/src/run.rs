@@ -15,6 +15,8 @@
 //! 4. **Agent replies** (own bot process, this repository's bot only): see [`crate::relay`].
 //! 5. **Fairness** with the default pacing (own bot process, this repository's bot only):
 //!    see [`crate::fairness`].
+//! 6. **Drafts** (own bot process, this repository's bot only): RSS with many chats that
+//!    each started a draft; see [`crate::drafts`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -68,6 +70,10 @@ pub struct Plan {
     pub fair_window: Duration,
     /// Updates a second of the flooding chat.
     pub flood_rate: u32,
+    /// Chats that each start a draft in the drafts phase (0: no drafts phase).
+    pub draft_chats: usize,
+    /// Users under way at once in the drafts phase.
+    pub draft_concurrency: usize,
 }
 
 /// Where things are.
@@ -211,6 +217,8 @@ pub struct PeerReport {
     pub relay: Option<crate::relay::RelayReport>,
     /// Fairness with the default pacing, when run.
     pub fairness: Option<crate::fairness::Fairness>,
+    /// RSS with many drafts, when run.
+    pub drafts: Option<crate::drafts::Drafts>,
 }
 
 /// The fake Bot API and the fake Omnidesk of one bot process.
@@ -340,6 +348,17 @@ pub async fn run_peer(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Pee
         if matches!(peer, Peer::Rust { .. }) && plan.fair_users > 0 {
             eprintln!("[{}] fairness, default pacing", peer.name());
             report.fairness = Some(crate::fairness::run(peer, plan, env).await?);
+        }
+        if matches!(peer, Peer::Rust { .. }) && plan.draft_chats > 0 {
+            eprintln!(
+                "[{}] drafts: {} chats each start a draft, {} at once",
+                peer.name(),
+                plan.draft_chats,
+                plan.draft_concurrency
+            );
+            report.drafts = Some(
+                crate::drafts::run(peer, plan.draft_chats, plan.draft_concurrency, env).await?,
+            );
         }
     }
     if plan.attachment_intakes > 0 && matches!(peer, Peer::Rust { .. }) {
