@@ -8,7 +8,7 @@
 # the verdicts against the targets (see BENCHMARKS.md).
 #
 #   scripts/bench.sh            full run (20 s windows; a few minutes)
-#   scripts/bench.sh --quick    short run (3 s windows, 8 s for fairness; about two minutes once built)
+#   scripts/bench.sh --quick    short run (3 s windows, 8 s for fairness; about 2½ minutes once built)
 #
 # Other arguments go to intake-bench (see `target/release/intake-bench --help`).
 # Results are also written to target/bench/last.json.
