@@ -111,6 +111,10 @@ pub struct ProxyCounts {
     pub commands: CommandCounts,
     /// Request/answer round trips.
     pub round_trips: u64,
+    /// Of those, a queue worker's claim alone (a script whose first key is a queue's
+    /// `…outbox:due` or `…relay:due`): the delivery and relay workers poll their queues
+    /// on their own clock, not for an update.
+    pub queue_claims: u64,
 }
 
 impl ProxyCounts {
@@ -131,6 +135,7 @@ impl ProxyCounts {
                 })
                 .collect(),
             round_trips: self.round_trips.saturating_sub(earlier.round_trips),
+            queue_claims: self.queue_claims.saturating_sub(earlier.queue_claims),
         }
     }
 }
@@ -138,6 +143,7 @@ impl ProxyCounts {
 #[derive(Debug, Default)]
 struct Shared {
     commands: Mutex<CommandCounts>,
+    queue_claims: AtomicU64,
     round_trips: AtomicU64,
 }
 
@@ -191,6 +197,7 @@ impl RespProxy {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
             round_trips: self.shared.round_trips.load(Ordering::Relaxed),
+            queue_claims: self.shared.queue_claims.load(Ordering::Relaxed),
         }
     }
 }
@@ -210,10 +217,15 @@ async fn pump(client: TcpStream, server: TcpStream, shared: Arc<Shared>) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            if !up_awaiting.swap(true, Ordering::AcqRel) {
+            let starts_round_trip = !up_awaiting.swap(true, Ordering::AcqRel);
+            if starts_round_trip {
                 shared.round_trips.fetch_add(1, Ordering::Relaxed);
             }
-            let names = parser.feed(&buf[..n]);
+            let parsed = parser.feed_with_keys(&buf[..n]);
+            if starts_round_trip && parsed.len() == 1 && is_queue_claim(&parsed[0]) {
+                shared.queue_claims.fetch_add(1, Ordering::Relaxed);
+            }
+            let names: Vec<String> = parsed.into_iter().map(|(name, _)| name).collect();
             if !names.is_empty() {
                 let mut commands = shared
                     .commands
@@ -262,17 +274,34 @@ fn number(bytes: &[u8]) -> Option<usize> {
     std::str::from_utf8(bytes).ok()?.trim().parse().ok()
 }
 
+/// Whether a command is a queue worker's claim: a script whose first key is a queue's due set.
+fn is_queue_claim((name, first_key): &(String, Option<String>)) -> bool {
+    matches!(name.as_str(), "evalsha" | "eval")
+        && first_key
+            .as_deref()
+            .is_some_and(|k| k.ends_with("outbox:due") || k.ends_with("relay:due"))
+}
+
 impl RespParser {
     /// Adds bytes; returns the names (lower case) of the commands completed by them.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.feed_with_keys(bytes)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// Adds bytes; returns each completed command's name (lower case) and, for `EVAL` and
+    /// `EVALSHA`, its first key.
+    pub fn feed_with_keys(&mut self, bytes: &[u8]) -> Vec<(String, Option<String>)> {
         self.buf.extend_from_slice(bytes);
         let mut names = Vec::new();
         let mut pos = 0;
         while pos < self.buf.len() {
             match self.command_at(pos) {
-                Some((name, next)) => {
+                Some((name, key, next)) => {
                     if let Some(name) = name {
-                        names.push(name);
+                        names.push((name, key));
                     }
                     pos = next;
                 }
@@ -283,8 +312,9 @@ impl RespParser {
         names
     }
 
-    /// Parses one command at `pos`: `(name, position after it)`, `None` if incomplete.
-    fn command_at(&self, pos: usize) -> Option<(Option<String>, usize)> {
+    /// Parses one command at `pos`: `(name, first key of a script, position after it)`,
+    /// `None` if incomplete.
+    fn command_at(&self, pos: usize) -> Option<(Option<String>, Option<String>, usize)> {
         let buf = &self.buf;
         if buf[pos] != b'*' {
             let (line, next) = line_at(buf, pos)?;
@@ -292,14 +322,15 @@ impl RespParser {
                 .split_whitespace()
                 .next()
                 .map(str::to_ascii_lowercase);
-            return Some((name, next));
+            return Some((name, None, next));
         }
         let (head, mut at) = line_at(buf, pos + 1)?;
         let argc = number(head)?;
         let mut name = None;
+        let mut key = None;
         for i in 0..argc {
             if *buf.get(at)? != b'$' {
-                return Some((None, at));
+                return Some((None, None, at));
             }
             let (len, data) = line_at(buf, at + 1)?;
             let len = number(len)?;
@@ -310,15 +341,31 @@ impl RespParser {
             if i == 0 {
                 name = Some(String::from_utf8_lossy(&buf[data..data + len]).to_ascii_lowercase());
             }
+            // EVALSHA sha numkeys key1 …
+            if i == 3 {
+                key = Some(String::from_utf8_lossy(&buf[data..data + len]).into_owned());
+            }
             at = end;
         }
-        Some((name, at))
+        Some((name, key, at))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_claim_is_told_apart_by_its_first_key() {
+        let mut p = RespParser::default();
+        let claim = b"*7\r\n$7\r\nEVALSHA\r\n$3\r\nabc\r\n$1\r\n4\r\n$14\r\nbot:outbox:due\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n";
+        let parsed = p.feed_with_keys(claim);
+        assert_eq!(parsed.len(), 1);
+        assert!(is_queue_claim(&parsed[0]));
+        let commit = b"*4\r\n$7\r\nEVALSHA\r\n$3\r\nabc\r\n$1\r\n1\r\n$13\r\nbot:session:7\r\n";
+        let parsed = p.feed_with_keys(commit);
+        assert!(!is_queue_claim(&parsed[0]));
+    }
 
     #[test]
     fn commands_split_across_reads_are_counted_once() {

@@ -156,14 +156,17 @@ pub const DRAFT_RSS_SLOPE_KIB: f64 = 200.0;
 pub const STEP_P99_TARGET_MS: f64 = 3.0;
 
 /// Dialogue-state Redis round trips: the most any update other than "Send" needed
-/// (Send also writes the outbox and the delivery record).
+/// (Send also writes the outbox and the delivery record), not counting the queue workers'
+/// idle claims that fell in its window (they poll on their own clock, not for the update).
 pub fn dialogue_round_trips(r: &PeerReport) -> (f64, u64) {
+    let claims = &r.calibration.queue_claims_per_step;
     let steps: Vec<u64> = r
         .calibration
         .per_step
         .iter()
-        .filter(|(label, _, _)| label != "press send")
-        .map(|(_, rt, _)| *rt)
+        .enumerate()
+        .filter(|(_, (label, _, _))| label != "press send")
+        .map(|(i, (_, rt, _))| rt.saturating_sub(claims.get(i).copied().unwrap_or(0)))
         .collect();
     let mean = steps.iter().sum::<u64>() as f64 / steps.len().max(1) as f64;
     (mean, steps.into_iter().max().unwrap_or(0))
@@ -251,7 +254,9 @@ pub fn verdicts(rust: &PeerReport, aiogram: Option<&PeerReport>, plan: &Plan) ->
     let (mean, max) = dialogue_round_trips(rust);
     v.push(Verdict {
         target: "≤ 1 Redis round trip for dialogue state per update".to_owned(),
-        measured: format!("{max} per update (mean {mean:.2}; Send excluded)"),
+        measured: format!(
+            "{max} per update (mean {mean:.2}; Send and the queue workers' idle claims excluded)"
+        ),
         met: Some(max <= 1),
     });
     v.push(Verdict {
@@ -542,7 +547,7 @@ pub fn render(o: &Outcome, plan: &Plan) -> String {
         ratios(&|p| p.calibration.round_trips_per_update, false),
     );
     row(
-        "  dialogue state only (Send excluded): max",
+        "  dialogue state only (Send and queue polls excluded): max",
         each(&|p| dialogue_round_trips(p).1.to_string()),
         Vec::new(),
     );

@@ -102,6 +102,9 @@ pub struct Calibration {
     pub commands_by_name: BTreeMap<String, f64>,
     /// Each update: (what the user did, round trips, commands in order of name).
     pub per_step: Vec<(String, u64, CommandCounts)>,
+    /// Each update: of its round trips, the queue workers' own claims (a delivery or relay
+    /// worker polling its queue on its clock, which happened to fall in the update's window).
+    pub queue_claims_per_step: Vec<u64>,
     /// Latency of each step with one update in flight (Redis behind the proxy).
     pub unloaded: Window,
 }
@@ -410,6 +413,7 @@ async fn calibrate(peer: &Peer, plan: &Plan, env: &Env) -> anyhow::Result<Calibr
         let d = proxy.counts().since(&before);
         cal.per_step
             .push((labels[i % steps].clone(), d.round_trips, d.commands.clone()));
+        cal.queue_claims_per_step.push(d.queue_claims);
         total.round_trips += d.round_trips;
         for (k, v) in d.commands {
             *total.commands.entry(k).or_default() += v;
