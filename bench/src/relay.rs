@@ -326,7 +326,9 @@ impl Poster {
         self.finish(secs, first, in_window, answers, rejected).await
     }
 
-    /// Waits (at most 15 s) for the replies still on their way and sums the window up.
+    /// Waits for the replies still on their way (at most three times the window, and at
+    /// least 15 s: a saturation window leaves a backlog the next window must not inherit)
+    /// and sums the window up.
     async fn finish(
         &self,
         secs: f64,
@@ -338,7 +340,7 @@ impl Poster {
         let posted = self.next.load(Ordering::Relaxed) - first;
         wait_for(
             || self.hub.relay_arrived() + rejected >= posted,
-            Duration::from_secs(15),
+            Duration::from_secs_f64((secs * 3.0).max(15.0)),
         )
         .await;
         RelayWindow {
