@@ -46,7 +46,7 @@ pub enum BodyError {
 }
 
 /// The body as JSON: JSON as is, a form (`object[case_id]=…`) as nested objects.
-pub fn body_value(content_type: Option<&str>, body: &[u8]) -> Result<Value, BodyError> {
+fn body_value(content_type: Option<&str>, body: &[u8]) -> Result<Value, BodyError> {
     let form = content_type.is_some_and(|t| {
         t.trim_start()
             .to_ascii_lowercase()

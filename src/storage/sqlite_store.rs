@@ -128,6 +128,23 @@ ALTER TABLE profiles ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE blocked ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// Claims due outbox entries: now, until, max, token.
+const CLAIM_OUTBOX: &str = "UPDATE outbox SET due_ms = ?2, token = ?4 WHERE id IN \
+     (SELECT id FROM outbox WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?3) RETURNING entry";
+
+/// Claims due relay entries (only chain heads are ever due): now, until, max, token.
+const CLAIM_RELAY: &str = "UPDATE relay SET due_ms = ?2, token = ?4 WHERE seq IN \
+     (SELECT seq FROM relay WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?3) RETURNING entry";
+
+/// Writes a held outbox entry: id, token, JSON or null, due or null.
+const WRITE_HELD_OUTBOX: &str = "UPDATE outbox SET entry = coalesce(?3, entry), \
+     due_ms = coalesce(?4, due_ms) WHERE id = ?1 AND token = ?2";
+
+/// Writes a held relay entry (never one not claimed yet): id, token, JSON or null, due or
+/// null.
+const WRITE_HELD_RELAY: &str = "UPDATE relay SET entry = coalesce(?3, entry), \
+     due_ms = coalesce(?4, due_ms) WHERE id = ?1 AND token = ?2 AND token > 0";
+
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -577,21 +594,28 @@ impl FileStore {
         until: i64,
         max: usize,
     ) -> anyhow::Result<(i64, Vec<String>)> {
+        self.claim_in(CLAIM_OUTBOX, now, until, max).await
+    }
+
+    /// Claims with `sql` (an `UPDATE … RETURNING entry` taking now, until, max, token)
+    /// under a fresh token; the counter is left as it was when nothing is claimed.
+    async fn claim_in(
+        &self,
+        sql: &'static str,
+        now: i64,
+        until: i64,
+        max: usize,
+    ) -> anyhow::Result<(i64, Vec<String>)> {
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let token = next_token(&tx)?;
             let entries = {
-                let mut stmt = tx.prepare_cached(
-                    "UPDATE outbox SET due_ms = ?2, token = ?4 WHERE id IN \
-                     (SELECT id FROM outbox WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?3) \
-                     RETURNING entry",
-                )?;
+                let mut stmt = tx.prepare_cached(sql)?;
                 let rows = stmt.query_map(params![now, until, max, token], |r| r.get(0))?;
                 rows.collect::<rusqlite::Result<Vec<String>>>()?
             };
             if entries.is_empty() {
-                // Nothing claimed: leave the counter as it was.
                 return Ok((0, entries));
             }
             tx.commit()?;
@@ -608,17 +632,24 @@ impl FileStore {
         json: Option<&str>,
         due_ms: Option<i64>,
     ) -> anyhow::Result<bool> {
+        self.write_held_in(WRITE_HELD_OUTBOX, id, token, json, due_ms)
+            .await
+    }
+
+    /// Writes with `sql` (taking id, token, JSON or null, due or null); whether a row of
+    /// the entry held under `token` changed.
+    async fn write_held_in(
+        &self,
+        sql: &'static str,
+        id: &str,
+        token: i64,
+        json: Option<&str>,
+        due_ms: Option<i64>,
+    ) -> anyhow::Result<bool> {
         let id = id.to_owned();
         let json = json.map(str::to_owned);
-        self.with(move |c| {
-            let changed = c.execute(
-                "UPDATE outbox SET entry = coalesce(?3, entry), due_ms = coalesce(?4, due_ms) \
-                 WHERE id = ?1 AND token = ?2",
-                params![id, token, json, due_ms],
-            )?;
-            Ok(changed == 1)
-        })
-        .await
+        self.with(move |c| Ok(c.execute(sql, params![id, token, json, due_ms])? == 1))
+            .await
     }
 
     pub(crate) async fn complete(
@@ -824,27 +855,7 @@ impl FileStore {
         until: i64,
         max: usize,
     ) -> anyhow::Result<(i64, Vec<String>)> {
-        let max = i64::try_from(max).unwrap_or(i64::MAX);
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let token = next_token(&tx)?;
-            let entries = {
-                let mut stmt = tx.prepare_cached(
-                    "UPDATE relay SET due_ms = ?2, token = ?4 WHERE seq IN \
-                     (SELECT seq FROM relay WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?3) \
-                     RETURNING entry",
-                )?;
-                let rows = stmt.query_map(params![now, until, max, token], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<Vec<String>>>()?
-            };
-            if entries.is_empty() {
-                // Nothing claimed: leave the counter as it was.
-                return Ok((0, entries));
-            }
-            tx.commit()?;
-            Ok((token, entries))
-        })
-        .await
+        self.claim_in(CLAIM_RELAY, now, until, max).await
     }
 
     /// Writes the JSON and/or the due time of an entry held under `token`.
@@ -855,17 +866,8 @@ impl FileStore {
         json: Option<&str>,
         due_ms: Option<i64>,
     ) -> anyhow::Result<bool> {
-        let id = id.to_owned();
-        let json = json.map(str::to_owned);
-        self.with(move |c| {
-            let changed = c.execute(
-                "UPDATE relay SET entry = coalesce(?3, entry), due_ms = coalesce(?4, due_ms) \
-                 WHERE id = ?1 AND token = ?2 AND token > 0",
-                params![id, token, json, due_ms],
-            )?;
-            Ok(changed == 1)
-        })
-        .await
+        self.write_held_in(WRITE_HELD_RELAY, id, token, json, due_ms)
+            .await
     }
 
     pub(crate) async fn relay_done(&self, id: &str, token: i64, now: i64) -> anyhow::Result<bool> {

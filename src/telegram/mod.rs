@@ -658,7 +658,7 @@ async fn perform(state: &AppState, inc: &Incoming<'_>, stepped: Stepped) -> Opti
                     tracing::warn!(error.message = %e, "could not forget the user");
                 }
             }
-            Effect::ShowRequests => {
+            Effect::ShowRequests | Effect::ShowCase { .. } => {
                 let query = status::StatusQuery {
                     store: state.store.clone(),
                     desk: state.desk.clone(),
@@ -666,20 +666,16 @@ async fn perform(state: &AppState, inc: &Incoming<'_>, stepped: Stepped) -> Opti
                     i18n: state.i18n.clone(),
                     cache: state.status_cache.clone(),
                 };
+                let (user, lang) = (inc.user.id.0, lang.clone());
                 // Looked up in the desk on its own, so the update is not held meanwhile.
-                tokio::spawn(query.answer(chat, inc.user.id.0, lang.clone()));
+                match effect {
+                    Effect::ShowCase { case_id, .. } => {
+                        tokio::spawn(query.show_case(chat, user, case_id, lang))
+                    }
+                    _ => tokio::spawn(query.answer(chat, user, lang)),
+                };
             }
             Effect::FollowUp(_) => state.relay.wake(),
-            Effect::ShowCase { case_id, .. } => {
-                let view = status::CaseView {
-                    store: state.store.clone(),
-                    desk: state.desk.clone(),
-                    outbound: out.clone(),
-                    i18n: state.i18n.clone(),
-                };
-                // Read from the desk on its own, so the update is not held meanwhile.
-                tokio::spawn(view.answer(chat, inc.user.id.0, case_id, lang.clone()));
-            }
             Effect::Submit(req) => {
                 if let Some(outcomes) = outcomes.take() {
                     out.say(chat, state.i18n.text(&lang, "sending"), None);

@@ -1,7 +1,8 @@
 //! `/status`: the user's recent requests, each with its case number and its state in the
 //! help desk, or "waiting for its number". States are looked up by the request's token
 //! (one list call per request, at most [`LISTED`]) and cached for [`CACHE_FOR`]. Each case
-//! not closed has a button opening its last messages ([`CaseView`]) and a "Reply" button
+//! not closed has a button opening its last messages ([`StatusQuery::show_case`]) and a
+//! "Reply" button
 //! that adds a message to it.
 
 use std::collections::HashMap;
@@ -167,25 +168,13 @@ impl StatusQuery {
     }
 }
 
-/// A case's last messages, opened from `/status`.
-pub struct CaseView {
-    /// Storage (whose case it is).
-    pub store: Store,
-    /// The desk to read the messages from.
-    pub desk: Deliverer,
-    /// Outgoing messages.
-    pub outbound: Arc<Outbound>,
-    /// Texts.
-    pub i18n: Arc<Localizer>,
-}
-
 /// Messages shown when a case is opened.
 pub const SHOWN: usize = 3;
 
-impl CaseView {
+impl StatusQuery {
     /// Sends case `case_id`'s last [`SHOWN`] messages (an internal note never) to `chat`,
     /// with a "Reply" button, if the case is `user_id`'s.
-    pub async fn answer(self, chat: ChatId, user_id: u64, case_id: i64, lang: String) {
+    pub async fn show_case(self, chat: ChatId, user_id: u64, case_id: i64, lang: String) {
         let record = match self.store.case(case_id).await {
             Ok(Some(record)) if record.user_id == user_id => record,
             Ok(_) => {
